@@ -19,7 +19,7 @@ export const OPS = {
   OOM_SCORE_ADJ: { code: 2, who: 'P', args: [['value', 'u64']], syscall: 'write /proc/self/oom_score_adj' },
   JOIN_NS: { code: 3, who: 'P', args: [['nstype', 'u64'], ['path', 'str']], syscall: 'open + setns' },
   NEW_TIMENS: { code: 4, who: 'P', args: [['offsets', 'str']], syscall: 'unshare(CLONE_NEWTIME) + write /proc/self/timens_offsets' },
-  EXEC_FIFO: { code: 5, who: 'P', args: [['path', 'str']], syscall: 'open(O_PATH)' },
+  EXEC_FIFO: { code: 5, who: 'P', args: [['path', 'str']], syscall: 'mkfifo + open(O_PATH)' },
   USER_MAPS: { code: 6, who: 'P', args: [['uidMap', 'str'], ['gidMap', 'str'], ['setgroups', 'str']], syscall: 'write /proc/<pid>/{setgroups,uid_map,gid_map}' },
   CLONE: { code: 7, who: 'P', args: [['flags', 'u64'], ['detached', 'u64']], syscall: 'clone' },
   ROOTFS: { code: 20, who: 'C', args: [['propagation', 'u64'], ['rootfs', 'str']], syscall: 'mount(MS_REC|MS_SLAVE) + mount(MS_BIND|MS_REC) + open(O_PATH)' },
