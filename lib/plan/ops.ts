@@ -80,6 +80,8 @@ export const MSG = {
   READY: 4,
   ERROR: 5,
   EXIT: 6,
+  /** Node -> P: the encoded plan (the first and only message P reads before the clone). */
+  PLAN: 7,
 } as const;
 export type MsgName = keyof typeof MSG;
 
