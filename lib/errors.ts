@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'CREATE_FAILED'
   | 'HOOK_FAILED'
   | 'USAGE'
-  | 'EXEC_NOT_FOUND';
+  | 'EXEC_NOT_FOUND'
+  | 'INTERNAL';
 
 /** Base class of every error the library throws. */
 export abstract class TsrunError extends Error {
@@ -150,6 +151,11 @@ export class CreateError extends TsrunError {
   constructor(cause: unknown, readonly cleanupErrors: unknown[] = []) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
   }
+}
+
+/** Something that should not happen: the helper died unexpectedly, a process could not be spawned. */
+export class InternalError extends TsrunError {
+  readonly code = 'INTERNAL' as const;
 }
 
 /** Bad command-line usage. */

@@ -1,0 +1,56 @@
+import type { Command } from '../main.js';
+import { bool, str } from '../args.js';
+import { out } from '../log.js';
+import { UsageError, StatusError } from '../../errors.js';
+import { containerOomCount, containerStats } from '../../runtime/cgroup-ops.js';
+import { containerState } from '../../runtime/lifecycle.js';
+
+/** Parses a Go-style duration ("5s", "500ms", "1m") into milliseconds. */
+export function parseDuration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
+  if (!m) throw new UsageError(`invalid --interval "${v}": use a duration like 5s or 500ms`);
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const ms = Number(m[1]) * unit[m[2]!]!;
+  if (ms <= 0) throw new UsageError('--interval must be greater than 0');
+  return ms;
+}
+
+export const command: Command = {
+  summary: 'print container events: resource stats at an interval, and OOM kills',
+  usage: '[--stats] [--interval 5s] <container-id>',
+  flags: {
+    stats: { type: 'bool', description: 'print one stats event and exit' },
+    interval: { type: 'string', description: 'time between stats events (default 5s)', placeholder: 'DURATION' },
+  },
+  async run(ctx, args) {
+    const [id, extra] = args.positionals;
+    if (!id || extra !== undefined) throw new UsageError('"events" requires exactly one <container-id>');
+    const interval = parseDuration(str(args, 'interval') ?? '5s');
+    const st = containerState(ctx.runtime, id);
+    if (st.status === 'stopped') throw new StatusError(`container with id ${id} is not running`, 'events', st.status);
+    const emit = () => out(JSON.stringify({ type: 'stats', id, data: containerStats(ctx.runtime, id) }) + '\n');
+    if (bool(args, 'stats')) {
+      emit();
+      return 0;
+    }
+    let ooms = containerOomCount(ctx.runtime, id);
+    let next = Date.now();
+    for (;;) {
+      let state;
+      try {
+        state = containerState(ctx.runtime, id);
+      } catch {
+        return 0;
+      }
+      if (state.status === 'stopped') return 0;
+      const now = containerOomCount(ctx.runtime, id);
+      if (now > ooms) out(JSON.stringify({ type: 'oom', id }) + '\n');
+      ooms = now;
+      if (Date.now() >= next) {
+        emit();
+        next = Date.now() + interval;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(interval, 200)));
+    }
+  },
+};

@@ -1,0 +1,14 @@
+import type { Command } from '../main.js';
+import { out } from '../log.js';
+import { features } from '../../spec/features.js';
+
+export const command: Command = {
+  summary: 'print the runtime-spec features document (JSON)',
+  usage: '',
+  flags: {},
+  async run() {
+    // CRI-O reads stdout and stderr together: nothing but the JSON may be printed.
+    out(JSON.stringify(features(), null, 4) + '\n');
+    return 0;
+  },
+};

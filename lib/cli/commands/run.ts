@@ -1,0 +1,60 @@
+import type { Command } from '../main.js';
+import { bool, expectArgs, int, str } from '../args.js';
+import { createContainerProcess, deleteContainer, startContainer, waitAttached } from '../../runtime/lifecycle.js';
+
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+
+export const command: Command = {
+  summary: 'create and start a container; in the foreground, wait for it and delete it',
+  usage: '[options] <container-id>',
+  flags: {
+    bundle: { type: 'string', short: 'b', description: 'bundle directory (default: the current directory)', placeholder: 'DIR' },
+    detach: { type: 'bool', short: 'd', description: 'leave the container running and return' },
+    'pid-file': { type: 'string', description: 'write the init pid here', placeholder: 'FILE' },
+    'console-socket': { type: 'string', description: 'AF_UNIX socket that receives the pty master', placeholder: 'PATH' },
+    'no-pivot': { type: 'bool', description: 'use MS_MOVE + chroot instead of pivot_root' },
+    'no-new-keyring': { type: 'bool', description: 'keep the calling session keyring' },
+    'preserve-fds': { type: 'string', description: 'pass N extra fds to the container', placeholder: 'N' },
+    'no-subreaper': { type: 'bool', ignored: true },
+    keep: { type: 'bool', description: 'do not delete the container after it exits (foreground)' },
+  },
+  async run(ctx, args) {
+    const [id] = expectArgs(args, ['container-id'], 'run');
+    const detach = bool(args, 'detach');
+    const created = await createContainerProcess(ctx.runtime, {
+      id: id!,
+      bundle: str(args, 'bundle'),
+      pidFile: str(args, 'pid-file'),
+      consoleSocket: str(args, 'console-socket'),
+      noPivot: bool(args, 'no-pivot'),
+      noNewKeyring: bool(args, 'no-new-keyring'),
+      preserveFds: int(args, 'preserve-fds'),
+      detached: detach,
+    });
+    for (const w of created.warnings) ctx.log.log('warning', w);
+    const initPid = created.state.initPid;
+    // Signals to tsrun go to the container init, as with runc's foreground run.
+    const forward = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(initPid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    if (!detach) for (const s of FORWARDED) process.on(s, forward);
+    try {
+      try {
+        await startContainer(ctx.runtime, id!);
+      } catch (e) {
+        if (!detach) await deleteContainer(ctx.runtime, id!, { force: true });
+        throw e;
+      }
+      if (detach) return 0;
+      const { exitCode, signal } = await waitAttached(created.helper!);
+      if (!bool(args, 'keep')) await deleteContainer(ctx.runtime, id!, { force: true });
+      return signal ? 128 + signal : (exitCode ?? 255);
+    } finally {
+      for (const s of FORWARDED) process.off(s, forward);
+    }
+  },
+};

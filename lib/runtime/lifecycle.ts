@@ -1,0 +1,590 @@
+/**
+ * The container lifecycle: create, start, state, kill, delete, exec. The CLI
+ * verbs and the library's Container are thin clients of these functions.
+ *
+ * Status is derived, never stored (runc's rule, which every engine relies
+ * on): the init alive (pid and start time match, not a zombie) and the exec
+ * fifo present = created; alive without the fifo = running; its cgroup frozen
+ * = paused; anything else = stopped.
+ */
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { StdioOptions } from 'node:child_process';
+import type { ContainerStatus, Process, Resources, Spec, State } from '../spec/types.js';
+import { SPEC_VERSION } from '../spec/types.js';
+import { loadBundleConfig, validateConfig } from '../spec/index.js';
+import { compilePlan, compileExecPlan, rootfsPath, type CgroupMountLayout } from '../plan/compile.js';
+import type { Plan } from '../plan/types.js';
+import { createCgroupManager, loadCgroupManager, DEFAULT_DEVICE_RULES, type CgroupManager, type SavedCgroup } from '../cgroups/index.js';
+import { CreateError, InternalError, NotFoundError, ProtocolError, StatusError, TsrunError, UsageError } from '../errors.js';
+import { StateStore, validateId, type SavedState } from './state-store.js';
+import { isProcessAlive, readProcStat, waitForExit } from './proc.js';
+import { helperError, sendPlan, spawnHelper, type HelperHandle } from './helper.js';
+import { runHooks } from './hooks.js';
+
+/** How to run (as opposed to what): the state root and the cgroup driver. */
+export interface RuntimeContext {
+  /** State directory (`--root`). */
+  root?: string;
+  /** `--systemd-cgroup`. */
+  systemdCgroup?: boolean;
+  /** Receives warnings (unknown capabilities, kernel memory on v1, failed poststop hooks). */
+  onWarning?: (message: string) => void;
+}
+
+export interface CreateOptions {
+  id: string;
+  /** Bundle directory holding config.json (and usually the rootfs). */
+  bundle?: string;
+  /** A config object instead of `<bundle>/config.json`; validated the same way. */
+  config?: Spec;
+  /** With `config`: the rootfs directory (overrides `root.path`). */
+  rootfs?: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  /** How many fds after stdio to pass to the container. */
+  preserveFds?: number;
+  /** Re-parent the container to the caller's subreaper (CLI `create`); otherwise the helper stays its parent. */
+  detached: boolean;
+  /** The container's fds 0-2 (default: tsrun's own). */
+  stdio?: StdioOptions;
+}
+
+/** A container right after create. */
+export interface Created {
+  state: SavedState;
+  /** The helper that stays the init's parent (attached mode only). */
+  helper?: HelperHandle;
+  warnings: string[];
+}
+
+function store(ctx: RuntimeContext): StateStore {
+  return new StateStore(ctx.root);
+}
+
+function rfc3339(d = new Date()): string {
+  return d.toISOString();
+}
+
+/** The OCI state document of a saved container (`tsrun state`). */
+export function publicState(s: SavedState, status: ContainerStatus): State {
+  const shown: ContainerStatus = status === 'creating' ? 'created' : status;
+  return {
+    ociVersion: s.ociVersion,
+    id: s.id,
+    pid: shown === 'stopped' ? 0 : s.initPid,
+    status: shown,
+    bundle: s.bundle,
+    rootfs: s.rootfs,
+    created: s.created,
+    ...(s.annotations && Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
+    owner: s.owner,
+  };
+}
+
+function cgroupOf(s: SavedState): CgroupManager | undefined {
+  return s.cgroup ? loadCgroupManager(s.cgroup as SavedCgroup) : undefined;
+}
+
+/** Derives the status of a saved container from the kernel and the state dir. */
+export function deriveStatus(st: StateStore, s: SavedState, cg = cgroupOf(s)): ContainerStatus {
+  if (!isProcessAlive(s.initPid, s.initStartTime)) return 'stopped';
+  if (s.phase === 'creating') return 'creating';
+  try {
+    if (cg?.isFrozen()) return 'paused';
+  } catch {
+    /* the cgroup is gone: fall through to the fifo check */
+  }
+  return existsSync(st.fifoPath(s.id)) ? 'created' : 'running';
+}
+
+function stateJson(s: SavedState, status: ContainerStatus): string {
+  const st = publicState(s, status);
+  return JSON.stringify({ ociVersion: SPEC_VERSION, id: st.id, status, pid: s.initPid, bundle: st.bundle, annotations: st.annotations ?? {} });
+}
+
+/** Writes a pid file atomically (a hidden temp file in the same dir, then rename), with no newline. */
+export function writePidFile(path: string, pid: number): void {
+  const abs = resolve(path);
+  const tmp = join(dirname(abs), `.${basename(abs)}`);
+  writeFileSync(tmp, String(pid), { flag: 'wx', mode: 0o644 });
+  renameSync(tmp, abs);
+}
+
+function checkTerminal(spec: Spec, opts: { detached: boolean; consoleSocket?: string }): void {
+  const terminal = spec.process?.terminal === true;
+  if (terminal && opts.detached && !opts.consoleSocket) {
+    throw new UsageError('cannot allocate tty if tsrun will detach without setting console socket');
+  }
+  if (!terminal && opts.consoleSocket) {
+    throw new UsageError('cannot use console socket if tsrun will not detach or allocate tty');
+  }
+}
+
+/** `--preserve-fds N`: every fd from 3 to 3+N-1 must be open (CVE-2024-21626 hardening). */
+function checkPreservedFds(n: number): number[] {
+  const fds: number[] = [];
+  for (let fd = 3; fd < 3 + n; fd++) {
+    try {
+      fstatSync(fd);
+    } catch {
+      throw new UsageError(`--preserve-fds ${n}: file descriptor ${fd} is not open`);
+    }
+    fds.push(fd);
+  }
+  return fds;
+}
+
+/** Socket activation (LISTEN_FDS/LISTEN_PID for us): pass the fds on and tell the container it is pid 1. */
+function listenFds(): { count: number; env: string[] } {
+  const n = Number(process.env.LISTEN_FDS ?? 0);
+  if (!n || Number(process.env.LISTEN_PID) !== process.pid) return { count: 0, env: [] };
+  return { count: n, env: [`LISTEN_FDS=${n}`, 'LISTEN_PID=1'] };
+}
+
+function cgroupMountLayout(cg: CgroupManager): CgroupMountLayout {
+  const v1: CgroupMountLayout['v1'] = [];
+  let unified: CgroupMountLayout['unified'] = 'none';
+  if (cg.driver === 'v2') unified = 'root';
+  for (const key of Object.keys(cg.paths)) {
+    if (key === 'unified') {
+      if (cg.driver === 'hybrid') unified = 'unified';
+      continue;
+    }
+    if (cg.driver === 'v2') continue;
+    v1.push({ name: key, data: key === 'systemd' ? 'none,name=systemd' : key });
+  }
+  return { v1, unified };
+}
+
+/** The device rules applied to the cgroup: the config's, then the standard allow list, then the config's devices. */
+function resourcesWithDevices(spec: Spec): Resources {
+  const r = spec.linux?.resources ?? {};
+  const devices = [
+    ...(r.devices ?? [{ allow: false, access: 'rwm' }]),
+    ...DEFAULT_DEVICE_RULES,
+    ...(spec.linux?.devices ?? []).map((d) => ({ allow: true, type: (d.type === 'b' ? 'b' : 'c') as 'b' | 'c', major: d.major ?? null, minor: d.minor ?? null, access: 'rwm' })),
+  ];
+  return { ...r, devices };
+}
+
+/** Waits for the helper's messages up to READY, running the host hooks at the sync point. */
+async function handshake(h: HelperHandle, plan: Plan, onPid: (pid: number) => string, spec: Spec): Promise<number> {
+  let pid = 0;
+  for (;;) {
+    const m = await h.channel.next();
+    if (!m) {
+      const { code, signal } = await h.exited;
+      throw new InternalError(`tsrun-init exited (${signal ? `signal ${signal}` : `status ${code}`}) before the container was ready`);
+    }
+    switch (m.type) {
+      case 'PID':
+        pid = m.payload.readUInt32LE(0);
+        onPid(pid);
+        break;
+      case 'SYNC': {
+        if (!pid) throw new ProtocolError('PID', 'SYNC');
+        const json = onPid(pid);
+        await runHooks('prestart', spec.hooks?.prestart, json);
+        await runHooks('createRuntime', spec.hooks?.createRuntime, json);
+        h.channel.send('CONTINUE', Buffer.from(json));
+        break;
+      }
+      case 'READY':
+        if (!pid) throw new ProtocolError('PID', 'READY');
+        return pid;
+      case 'ERROR':
+        throw helperError(plan, m.payload);
+      default:
+        throw new ProtocolError('PID, SYNC, READY or ERROR', m.type);
+    }
+  }
+}
+
+/** Creates a container: everything but the user program is set up. */
+export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOptions): Promise<Created> {
+  validateId(opts.id);
+  const st = store(ctx);
+  const warnings: string[] = [];
+  let spec: Spec;
+  let bundle: string;
+  if (opts.config) {
+    bundle = resolve(opts.bundle ?? st.root);
+    const config: Spec = structuredClone(opts.config);
+    if (opts.rootfs) config.root = { ...(config.root ?? {}), path: resolve(opts.rootfs) };
+    const v = validateConfig(config, { bundle });
+    spec = v.spec;
+    warnings.push(...v.warnings.map((w) => `${w.field}: ${w.message}`));
+  } else {
+    bundle = resolve(opts.bundle ?? '.');
+    const v = loadBundleConfig(bundle);
+    spec = v.spec;
+    warnings.push(...v.warnings.map((w) => `${w.field}: ${w.message}`));
+  }
+  checkTerminal(spec, opts);
+  const preserved = [...checkPreservedFds(opts.preserveFds ?? 0)];
+  const listen = listenFds();
+  for (let i = 0; i < listen.count; i++) if (!preserved.includes(3 + i)) preserved.push(3 + i);
+  preserved.sort((a, b) => a - b);
+
+  const dir = st.claim(opts.id);
+  const undo: (() => unknown)[] = [() => st.remove(opts.id)];
+  let helper: HelperHandle | undefined;
+  try {
+    const cg = createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.systemdCgroup });
+    cg.create();
+    undo.push(() => cg.destroy());
+    warnings.push(...cg.apply(resourcesWithDevices(spec)));
+
+    const hostHooks = Boolean(spec.hooks?.prestart?.length || spec.hooks?.createRuntime?.length);
+    const plan = compilePlan(spec, {
+      bundle,
+      execFifo: st.fifoPath(opts.id),
+      detached: opts.detached,
+      noPivot: opts.noPivot,
+      consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+      preserveFds: preserved.length,
+      extraEnv: listen.env,
+      hostHooks,
+      cgroupMounts: cgroupMountLayout(cg),
+    });
+
+    const namespaces = (spec.linux?.namespaces ?? []).map((n) => n.type);
+    const saved: SavedState = {
+      version: 1,
+      ociVersion: spec.ociVersion,
+      id: opts.id,
+      bundle,
+      rootfs: rootfsPath(spec, bundle),
+      created: rfc3339(),
+      owner: '',
+      annotations: spec.annotations,
+      initPid: 0,
+      initStartTime: '',
+      phase: 'creating',
+      config: spec,
+      cgroup: cg.save(),
+      namespaces,
+      privatePidNs: (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
+      rootless: false,
+    };
+
+    helper = spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved });
+    const h = helper;
+    undo.push(() => {
+      if (saved.initPid && isProcessAlive(saved.initPid, saved.initStartTime)) process.kill(saved.initPid, 'SIGKILL');
+      h.child.kill('SIGKILL');
+      return waitForExit(saved.initPid, saved.initStartTime, 5000);
+    });
+    if (!h.child.pid) throw new InternalError('could not start tsrun-init');
+    cg.addProcess(h.child.pid);
+    sendPlan(h, plan);
+
+    const initPid = await handshake(h, plan, (pid) => {
+      if (saved.initPid !== pid) {
+        saved.initPid = pid;
+        saved.initStartTime = readProcStat(pid)?.startTime ?? '';
+        // Recorded at once, so that a create killed from here on can still be cleaned up by `delete --force`.
+        st.save(saved);
+      }
+      return stateJson(saved, 'creating');
+    }, spec);
+    saved.phase = 'created';
+    saved.initPid = initPid;
+    st.save(saved);
+    if (opts.pidFile) writePidFile(opts.pidFile, initPid);
+    if (opts.detached) {
+      await h.exited;
+      h.channel.close();
+    }
+    void dir;
+    return { state: saved, helper: opts.detached ? undefined : h, warnings };
+  } catch (e) {
+    const cleanupErrors: unknown[] = [];
+    for (const u of undo.reverse()) {
+      try {
+        await u();
+      } catch (ce) {
+        cleanupErrors.push(ce);
+      }
+    }
+    helper?.channel.close();
+    if (e instanceof TsrunError && cleanupErrors.length === 0) throw e;
+    throw new CreateError(e, cleanupErrors);
+  }
+}
+
+/** Loads a container and derives its status; NotFoundError when it does not exist. */
+export function loadContainerState(ctx: RuntimeContext, id: string): { saved: SavedState; status: ContainerStatus; store: StateStore } {
+  const st = store(ctx);
+  const saved = st.load(id);
+  if (!saved) throw new NotFoundError(id);
+  return { saved, status: deriveStatus(st, saved), store: st };
+}
+
+/** `tsrun state`: runc's state document. */
+export function containerState(ctx: RuntimeContext, id: string): State {
+  const { saved, status } = loadContainerState(ctx, id);
+  return publicState(saved, status);
+}
+
+/** `tsrun list`: every container under the root. */
+export function listContainerStates(ctx: RuntimeContext): State[] {
+  const st = store(ctx);
+  const out: State[] = [];
+  for (const id of st.list()) {
+    try {
+      const saved = st.load(id);
+      if (saved) out.push(publicState(saved, deriveStatus(st, saved)));
+    } catch {
+      /* removed while listing */
+    }
+  }
+  return out;
+}
+
+/** `tsrun start`: lets the container init exec the user program. */
+export async function startContainer(ctx: RuntimeContext, id: string): Promise<void> {
+  const st = store(ctx);
+  const unlock = await st.lock(id);
+  try {
+    const saved = st.load(id);
+    if (!saved) throw new NotFoundError(id);
+    const status = deriveStatus(st, saved);
+    if (status === 'stopped') throw new StatusError('cannot start a container that has stopped', 'start', status);
+    if (status === 'running') throw new StatusError('cannot start an already running container', 'start', status);
+    if (status !== 'created') throw new StatusError(`cannot start a container in the ${status} state`, 'start', status);
+    if (!saved.config.process) throw new StatusError('cannot start a container without a process', 'start', status);
+    await openExecFifo(st.fifoPath(id), saved);
+    try {
+      await runHooks('poststart', saved.config.hooks?.poststart, stateJson(saved, 'running'));
+    } catch (e) {
+      // runtime-spec v1.3.0: a failed poststart hook stops the container.
+      try {
+        process.kill(saved.initPid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      throw e;
+    }
+  } finally {
+    unlock();
+  }
+}
+
+/** Opens the exec fifo for reading (which releases the init), reads its byte and removes the fifo. */
+async function openExecFifo(path: string, saved: SavedState): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StatusError('cannot start an already running container', 'start', 'running');
+    throw e;
+  }
+  try {
+    const buf = Buffer.alloc(1);
+    let delay = 0;
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      }
+      if (n === 1) break;
+      if (!isProcessAlive(saved.initPid, saved.initStartTime)) throw new StatusError('container process is already dead', 'start', 'stopped');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay + 1, 10);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  unlinkSync(path);
+}
+
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
+  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23,
+  XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31,
+};
+
+/** Parses a signal as runc does: a number, `KILL` or `SIGKILL` (any case). */
+export function parseSignal(sig: string | number): number {
+  if (typeof sig === 'number') return sig;
+  if (/^\d+$/.test(sig)) {
+    const n = Number(sig);
+    if (n >= 1 && n <= 64) return n;
+  }
+  const name = sig.toUpperCase().replace(/^SIG/, '');
+  const n = SIGNALS[name] ?? (/^RTMIN(\+\d+)?$/.test(name) ? 34 + Number(name.slice(6) || 0) : undefined);
+  if (n === undefined) throw new UsageError(`unknown signal "${sig}"`);
+  return n;
+}
+
+function signalPid(pid: number, sig: number): void {
+  try {
+    process.kill(pid, sig);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+/** `tsrun kill`: signals the init (or, with `all` or a shared pid namespace on SIGKILL, every process of the container). */
+export async function killContainer(ctx: RuntimeContext, id: string, signal: string | number = 'SIGTERM', opts: { all?: boolean } = {}): Promise<void> {
+  const sig = parseSignal(signal);
+  const { saved, status } = loadContainerState(ctx, id);
+  const cg = cgroupOf(saved);
+  if (status === 'stopped') {
+    if (opts.all) {
+      // runc <= 1.1 semantics, which engines still rely on: leftover processes of a
+      // shared pid namespace are signalled through the cgroup even after init exited.
+      for (const pid of safePids(cg)) signalPid(pid, sig);
+      return;
+    }
+    throw new StatusError('container not running', 'kill', status);
+  }
+  if (opts.all || (!saved.privatePidNs && sig === 9)) {
+    if (sig === 9 && cg) await cg.killAll(9);
+    else for (const pid of safePids(cg)) signalPid(pid, sig);
+    signalPid(saved.initPid, sig);
+  } else {
+    signalPid(saved.initPid, sig);
+  }
+  if (sig === 9 && status === 'paused' && cg) await cg.thaw();
+}
+
+function safePids(cg: CgroupManager | undefined): number[] {
+  try {
+    return cg?.pids() ?? [];
+  } catch {
+    return [];
+  }
+}
+
+/** `tsrun delete`: removes a stopped (or, with `force`, any) container and runs its poststop hooks. */
+export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { force?: boolean } = {}): Promise<void> {
+  validateId(id);
+  const st = store(ctx);
+  let saved: SavedState | null;
+  try {
+    saved = st.load(id);
+  } catch (e) {
+    if (e instanceof NotFoundError && opts.force) return;
+    throw e;
+  }
+  if (!saved) {
+    // A create killed before it recorded anything: only the directory exists.
+    st.remove(id);
+    return;
+  }
+  const cg = cgroupOf(saved);
+  const status = deriveStatus(st, saved, cg);
+  if (status === 'running' || status === 'paused') {
+    if (!opts.force) throw new StatusError(`cannot delete container ${id} that is not stopped: ${status}`, 'delete', status);
+  }
+  if (status !== 'stopped') {
+    if (!saved.privatePidNs && cg) await cg.killAll(9);
+    signalPid(saved.initPid, 9);
+    if (status === 'paused' && cg) await cg.thaw();
+    await waitForExit(saved.initPid, saved.initStartTime, 10_000);
+  }
+  if (!saved.privatePidNs && cg) {
+    // Without its own pid namespace, the init's death does not end the other processes.
+    await cg.killAll(9);
+  }
+  if (cg) await cg.destroy();
+  st.remove(id);
+  try {
+    await runHooks('poststop', saved.config.hooks?.poststop, stateJson(saved, 'stopped'));
+  } catch (e) {
+    ctx.onWarning?.((e as Error).message);
+  }
+}
+
+export interface ExecOptions {
+  detached: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  ignorePaused?: boolean;
+  stdio?: StdioOptions;
+}
+
+/** The result of an exec: the process's host pid, and for attached execs, the helper to wait on. */
+export interface ExecStarted {
+  pid: number;
+  helper?: HelperHandle;
+}
+
+/** `tsrun exec`: runs a process in every namespace and the cgroup of a running container. */
+export async function execInContainer(ctx: RuntimeContext, id: string, proc: Process, opts: ExecOptions): Promise<ExecStarted> {
+  const { saved, status } = loadContainerState(ctx, id);
+  if (status === 'stopped') throw new StatusError('cannot exec in a stopped container', 'exec', status);
+  if (status === 'paused' && !opts.ignorePaused) throw new StatusError('cannot exec in a paused container (use --ignore-paused to override)', 'exec', status);
+  checkTerminal({ ociVersion: SPEC_VERSION, process: proc }, opts);
+  const preserved = checkPreservedFds(opts.preserveFds ?? 0);
+  const plan = compileExecPlan(proc, { initPid: saved.initPid, namespaces: saved.namespaces }, {
+    bundle: saved.bundle,
+    detached: opts.detached,
+    consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
+    preserveFds: preserved.length,
+  });
+  const h = spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved });
+  try {
+    if (!h.child.pid) throw new InternalError('could not start tsrun-init');
+    cgroupOf(saved)?.addProcess(h.child.pid);
+    sendPlan(h, plan);
+    let pid = 0;
+    for (;;) {
+      const m = await h.channel.next();
+      if (!m) {
+        if (pid && opts.detached) break;
+        const { code, signal } = await h.exited;
+        throw new InternalError(`tsrun-init exited (${signal ? `signal ${signal}` : `status ${code}`}) before the process started`);
+      }
+      if (m.type === 'PID') pid = m.payload.readUInt32LE(0);
+      else if (m.type === 'ERROR') throw helperError(plan, m.payload);
+      else if (m.type === 'READY') {
+        if (!opts.detached) break;
+        // Detached: wait for EOF (the helper exited and the process exec'd), or an ERROR from a failed execve.
+      } else throw new ProtocolError('PID, READY or ERROR', m.type);
+    }
+    if (opts.pidFile) writePidFile(opts.pidFile, pid);
+    if (opts.detached) {
+      await h.exited;
+      h.channel.close();
+      return { pid };
+    }
+    return { pid, helper: h };
+  } catch (e) {
+    h.child.kill('SIGKILL');
+    h.channel.close();
+    throw e;
+  }
+}
+
+/**
+ * Waits for an attached container or exec process (the helper stays its
+ * parent and sends EXIT), returning the exit code or signal.
+ */
+export async function waitAttached(h: HelperHandle, plan?: Plan): Promise<{ exitCode: number | null; signal: number | null }> {
+  for (;;) {
+    const m = await h.channel.next();
+    if (!m) break;
+    if (m.type === 'EXIT') {
+      const status = m.payload.readInt32LE(0);
+      await h.exited;
+      h.channel.close();
+      const termsig = status & 0x7f;
+      if (termsig === 0) return { exitCode: (status >> 8) & 0xff, signal: null };
+      return { exitCode: null, signal: termsig };
+    }
+    if (m.type === 'ERROR' && plan) throw helperError(plan, m.payload);
+  }
+  const { code, signal } = await h.exited;
+  h.channel.close();
+  if (code !== null && code >= 128 && code < 128 + 65) return { exitCode: null, signal: code - 128 };
+  return { exitCode: code ?? null, signal: signal ? parseSignal(signal) : null };
+}
