@@ -3,7 +3,7 @@
  * config field behind it; `--explain` adds the system calls with their
  * arguments and one sentence on why the step is there.
  */
-import { NAMESPACES, MS } from '../spec/tables.js';
+import { NAMESPACES, MS, RLIMITS } from '../spec/tables.js';
 import { OPS, type OpName } from './ops.js';
 import type { Plan, PlanStep } from './types.js';
 
@@ -33,7 +33,8 @@ export function describeStep(s: PlanStep): string {
   switch (s.op) {
     case 'RLIMIT': {
       const v = (x: bigint | number) => (BigInt(x) === (1n << 64n) - 1n ? 'unlimited' : String(x));
-      return `resource ${s.args.resource} soft=${v(s.args.soft)} hard=${v(s.args.hard)}`;
+      const name = Object.entries(RLIMITS).find(([, n]) => n === Number(s.args.resource))?.[0] ?? `resource ${s.args.resource}`;
+      return `${name} soft=${v(s.args.soft)} hard=${v(s.args.hard)}`;
     }
     case 'OOM_SCORE_ADJ': return `${s.args.value}`;
     case 'JOIN_NS': return `${cloneFlagNames(Number(s.args.nstype))} ${s.args.path}`;
