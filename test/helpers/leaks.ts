@@ -1,6 +1,7 @@
 /**
  * Leak checks for integration tests: no mount, cgroup or runtime state
- * directory may outlive a test (DESIGN "Tests" rule 5).
+ * directory may outlive a test (DESIGN "Tests" rule 5), and the host's
+ * hostname and domainname must be what they were.
  *
  * ```ts
  * t.test('runs', async (t) => {
@@ -26,6 +27,8 @@ export interface LeakSnapshot {
   cgroups: string[];
   /** Paths under /run/tsrun (three levels deep). */
   runtimeState: string[];
+  /** Host-wide settings a container must never change: `hostname=...`, `domainname=...`. */
+  host: string[];
 }
 
 /** Options of {@link snapshotLeaks} and {@link guardLeaks}. */
@@ -53,6 +56,18 @@ function readMounts(): string[] {
     out.push(`${f[0]} ${unescapeMountinfo(f[4]!)} ${f[dash + 1]}`);
   }
   return out;
+}
+
+/** A sethostname() that missed its UTS namespace changes these for the whole machine. */
+function readHostSettings(): string[] {
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8').trim();
+    } catch {
+      return '?';
+    }
+  };
+  return [`hostname=${read('/proc/sys/kernel/hostname')}`, `domainname=${read('/proc/sys/kernel/domainname')}`];
 }
 
 async function walkCgroups(dir: string, depth: number, out: string[]): Promise<void> {
@@ -91,7 +106,7 @@ export async function snapshotLeaks(opts: LeakOptions = {}): Promise<LeakSnapsho
   await walkCgroups(opts.cgroupRoot ?? '/sys/fs/cgroup', 0, cgroups);
   const runtimeState: string[] = [];
   await walkState(opts.stateDir ?? '/run/tsrun', 1, runtimeState);
-  return { mounts: readMounts(), cgroups: cgroups.sort(), runtimeState: runtimeState.sort() };
+  return { mounts: readMounts(), cgroups: cgroups.sort(), runtimeState: runtimeState.sort(), host: readHostSettings() };
 }
 
 /** What is in `after` and was not in `before` (minus ignored items). */
@@ -100,7 +115,7 @@ export function newSince(before: LeakSnapshot, after: LeakSnapshot, ignore?: Lea
     const old = new Set(before[kind]);
     return after[kind].filter((x) => !old.has(x) && !ignore?.(kind, x));
   };
-  return { mounts: diff('mounts'), cgroups: diff('cgroups'), runtimeState: diff('runtimeState') };
+  return { mounts: diff('mounts'), cgroups: diff('cgroups'), runtimeState: diff('runtimeState'), host: diff('host') };
 }
 
 /** Human-readable list of leaks, or '' when there are none. */
@@ -109,6 +124,7 @@ export function describeLeaks(leaks: LeakSnapshot): string {
   if (leaks.mounts.length) parts.push(`mounts: ${leaks.mounts.join(', ')}`);
   if (leaks.cgroups.length) parts.push(`cgroups: ${leaks.cgroups.join(', ')}`);
   if (leaks.runtimeState.length) parts.push(`runtime state: ${leaks.runtimeState.join(', ')}`);
+  if (leaks.host.length) parts.push(`host settings changed: ${leaks.host.join(', ')}`);
   return parts.join('; ');
 }
 
