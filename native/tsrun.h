@@ -1,0 +1,94 @@
+/*
+ * Shared state of the helper while it executes a plan, and the functions each
+ * concern (sync, mount, process, hook) exports to the step loop in main.c.
+ */
+#ifndef TSRUN_H
+#define TSRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "plan.h"
+
+/* Message types on the sync socket (PROTOCOL.md, "Sync messages"). */
+enum msg_type {
+	MSG_PID = 1,
+	MSG_SYNC = 2,
+	MSG_CONTINUE = 3,
+	MSG_READY = 4,
+	MSG_ERROR = 5,
+	MSG_EXIT = 6,
+	MSG_PLAN = 7,
+};
+
+#define NO_STEP 0xffffffffu
+#define DETAIL_MAX 4096
+
+/* Everything a step may need from earlier steps. -1 means "not open". */
+struct ctx {
+	int sync_fd;
+	int proc_fd;	      /* the host's /proc, opened at startup */
+	int devnull_fd;	      /* the host's /dev/null, verified 1:3, O_PATH */
+	int root_fd;	      /* in-root paths resolve from here; opened lazily as "/" */
+	int fifo_fd;	      /* EXEC_FIFO, O_PATH */
+	int sysctl_proc_fd;   /* a private procfs instance for SYSCTL */
+	int cap_last_cap;
+	const char *uid_map, *gid_map, *setgroups;
+	uint8_t *state;	      /* payload of the last CONTINUE, for HOOK */
+	size_t state_len;
+	char *exec_path;      /* RESOLVE_EXEC's answer, for EXEC */
+	/* What the failing step was doing, with its paths: the ERROR detail. */
+	char detail[DETAIL_MAX];
+	/* Set when a step's errno and detail are final (RESOLVE_EXEC's wording). */
+};
+
+/* Records what a step is about to do, for the ERROR detail if it fails. */
+void doing(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* sync.c */
+int msg_send(int fd, uint16_t type, const void *payload, size_t len);
+int msg_send_u32(int fd, uint16_t type, uint32_t v);
+/* Reads one message; *payload is malloc'd (NUL-terminated for convenience). max bounds the payload. */
+int msg_recv(int fd, uint16_t *type, uint8_t **payload, size_t *len, size_t max);
+void send_error(int fd, uint32_t step, int err, const char *detail);
+
+/* mount.c */
+int root_fd(struct ctx *c);
+int step_rootfs(struct ctx *c, const struct step *s);
+int step_mount(struct ctx *c, const struct step *s);
+int step_mknod(struct ctx *c, const struct step *s);
+int step_symlink(struct ctx *c, const struct step *s);
+int step_pivot_root(struct ctx *c);
+int step_chroot(struct ctx *c);
+int step_mask_path(struct ctx *c, const struct step *s);
+int step_readonly_path(struct ctx *c, const struct step *s);
+int step_sysctl(struct ctx *c, const struct step *s);
+int step_remount_root_ro(struct ctx *c);
+int step_root_propagation(struct ctx *c, const struct step *s);
+/* Opens path in the root (O_PATH), creating missing directories (and the last one as a file when file=1). */
+int open_in_root_create(struct ctx *c, const char *path, int file, int nofollow);
+int open_in_root(struct ctx *c, const char *path, int flags, uint64_t resolve);
+int mount_on_fd(const char *source, int target_fd, const char *fstype, unsigned long flags, const char *data);
+
+/* process.c */
+int step_rlimit(struct ctx *c, const struct step *s);
+int step_oom_score_adj(struct ctx *c, const struct step *s);
+int step_cwd(struct ctx *c, const struct step *s);
+int step_user(struct ctx *c, const struct step *s);
+int step_caps(struct ctx *c, const struct step *s);
+int step_cap_bounding(struct ctx *c, const struct step *s);
+int step_seccomp(struct ctx *c, const struct step *s);
+int step_resolve_exec(struct ctx *c, const struct step *s);
+int step_wait_start(struct ctx *c);
+int step_exec(struct ctx *c, const struct step *s);
+int step_console(struct ctx *c, const struct step *s);
+int step_sync(struct ctx *c, const struct step *s);
+
+/* hook.c */
+int step_hook(struct ctx *c, const struct step *s);
+
+/* decode.c */
+int decode_main(int stream);
+
+#endif
