@@ -132,6 +132,10 @@ async function lstatOrUndefined(path: string) {
  * way (absolute or relative) are followed within `root`, and `..` never
  * climbs above it. The last component is not followed. The rootfs is treated
  * as hostile: a pre-existing `etc -> /etc` must not make us write on the host.
+ *
+ * @internal Returns a path string, so it is only safe while nothing else
+ * changes the tree (the builder on its own dest); not exported from the
+ * package, whose API uses fd-based resolution for live rootfs.
  */
 export async function resolveInRoot(root: string, path: string): Promise<string> {
   const pending = posix.normalize('/' + path).split('/').filter(Boolean);
