@@ -3,8 +3,8 @@
  * whose cleanup removes every container a test left behind.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeTree } from './fsutil.js';
@@ -33,48 +33,59 @@ export interface CliResult {
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
 
-/** Runs `<repo>/bin/tsrun [--root ROOT] ...args` and collects its output. Never throws for a non-zero exit. */
-export function tsrunCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+/**
+ * Runs `<repo>/bin/tsrun [--root ROOT] ...args` and collects its output.
+ * Never throws for a non-zero exit.
+ *
+ * stdout and stderr go to temporary files, not pipes, and the result comes
+ * when tsrun itself exits: after `create` (or `run --detach`) the container
+ * inherits those fds and keeps them open, so waiting for a pipe to reach EOF
+ * would wait for the container.
+ */
+export async function tsrunCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const argv = opts.root ? ['--root', opts.root, ...args] : [...args];
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(tsrunBin, argv, {
-      env: opts.env ?? process.env,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    }, opts.timeoutMs ?? 60_000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString() + (timedOut ? `\n[tsrunCli: killed after ${opts.timeoutMs ?? 60_000} ms]\n` : '');
-      resolvePromise({
-        code: code ?? 128 + (signal ? (SIGNALS[signal] ?? 0) : 0),
-        stdout: Buffer.concat(out).toString(),
-        stderr,
-        timedOut,
+  const limit = opts.timeoutMs ?? 60_000;
+  const dir = await mkdtemp(join(tmpdir(), 'tsrun-test-cli-'));
+  const outFd = openSync(join(dir, 'stdout'), 'w');
+  const errFd = openSync(join(dir, 'stderr'), 'w');
+  try {
+    const { code, timedOut } = await new Promise<{ code: number; timedOut: boolean }>((resolvePromise, reject) => {
+      const child = spawn(tsrunBin, argv, {
+        env: opts.env ?? process.env,
+        stdio: [opts.input === undefined ? 'ignore' : 'pipe', outFd, errFd],
       });
+      let killed = false;
+      const timer = setTimeout(() => {
+        killed = true;
+        if (child.pid) {
+          try {
+            process.kill(child.pid, 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }
+      }, limit);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.on('exit', (c, signal) => {
+        clearTimeout(timer);
+        resolvePromise({ code: c ?? 128 + (signal ? (SIGNALS[signal] ?? 0) : 0), timedOut: killed });
+      });
+      if (opts.input !== undefined && child.stdin) {
+        child.stdin.on('error', () => undefined); // the CLI may exit before reading it
+        child.stdin.end(opts.input);
+      }
     });
-    if (opts.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => undefined); // the CLI may exit before reading it
-      child.stdin.end(opts.input);
-    }
-  });
+    const stdout = await readFile(join(dir, 'stdout'), 'utf8');
+    const stderr = (await readFile(join(dir, 'stderr'), 'utf8')) + (timedOut ? `\n[tsrunCli: killed after ${limit} ms]\n` : '');
+    return { code, stdout, stderr, timedOut };
+  } finally {
+    closeSync(outFd);
+    closeSync(errFd);
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** A throwaway `--root`; `cleanup()` kills and deletes whatever containers remain, then removes it. */
