@@ -1,0 +1,47 @@
+/**
+ * The null driver: rootless containers without a delegated cgroup (and hosts
+ * with no cgroup mount). Resources cannot be enforced, so apply reports each
+ * set resource group as a warning; everything else is a no-op, except
+ * freeze/thaw which cannot be faked: a "paused" container that keeps running
+ * would be a lie, so they fail.
+ */
+import { CgroupError } from '../errors.js';
+import type { Resources } from '../spec/types.js';
+import { emptyStats } from './stats.js';
+import type { CgroupManager, CgroupStats, SavedCgroup } from './types.js';
+
+export class NullCgroupManager implements CgroupManager {
+  readonly driver = 'null' as const;
+  readonly paths: Record<string, string> = {};
+  create(): void {}
+  addProcess(_pid: number): void {}
+  apply(resources: Resources | undefined): string[] {
+    if (!resources) return [];
+    return Object.entries(resources)
+      .filter(([k, v]) => v !== undefined && !(k === 'devices' && Array.isArray(v)))
+      .map(([k]) => `linux.resources.${k}: ignored, no cgroup is available (rootless without a delegated cgroup)`);
+  }
+  async freeze(): Promise<void> {
+    throw new CgroupError('cannot freeze: the container has no cgroup (rootless without a delegated cgroup)', { driver: 'null' });
+  }
+  async thaw(): Promise<void> {
+    throw new CgroupError('cannot thaw: the container has no cgroup (rootless without a delegated cgroup)', { driver: 'null' });
+  }
+  isFrozen(): boolean {
+    return false;
+  }
+  pids(): number[] {
+    return [];
+  }
+  async killAll(_signal: number): Promise<void> {}
+  stats(): CgroupStats {
+    return emptyStats();
+  }
+  oomEvents(): number {
+    return 0;
+  }
+  async destroy(): Promise<void> {}
+  save(): SavedCgroup {
+    return { driver: 'null', paths: {} };
+  }
+}
