@@ -15,4 +15,4 @@ export * as spec from './spec/index.js';
 export * as plan from './plan/index.js';
 export * as cgroups from './cgroups/index.js';
 export * as namespaces from './namespaces/index.js';
-export * as rootfs from './rootfs/host.js';
+export * as rootfs from './rootfs/index.js';
