@@ -12,3 +12,5 @@ try {
   commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: top, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
 } catch { /* not a git checkout: keep "unknown" */ }
 writeFileSync(join(top, 'build', 'commit'), commit + '\n');
+// Precompiled ajv validators of schemas/*.json (build/lib/spec/generated/).
+execFileSync(process.execPath, [join(top, 'scripts', 'build-validators.mjs')], { stdio: 'inherit' });

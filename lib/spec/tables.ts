@@ -275,3 +275,29 @@ export const DEV_SYMLINKS: readonly { path: string; target: string }[] = [
   { path: '/dev/stderr', target: '/proc/self/fd/2' },
   { path: '/dev/ptmx', target: 'pts/ptmx' },
 ];
+
+/** Seccomp actions of config-linux.md "Seccomp" (the schema's enum; a test keeps them equal). */
+export const SECCOMP_ACTIONS: readonly string[] = [
+  'SCMP_ACT_KILL', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_TRAP', 'SCMP_ACT_ERRNO',
+  'SCMP_ACT_TRACE', 'SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_NOTIFY',
+];
+
+/** Seccomp argument comparison operators. */
+export const SECCOMP_OPERATORS: readonly string[] = [
+  'SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ',
+];
+
+/** Seccomp architectures a profile may name. */
+export const SECCOMP_ARCHS: readonly string[] = [
+  'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X32', 'SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64',
+  'SCMP_ARCH_MIPS', 'SCMP_ARCH_MIPS64', 'SCMP_ARCH_MIPS64N32', 'SCMP_ARCH_MIPSEL', 'SCMP_ARCH_MIPSEL64',
+  'SCMP_ARCH_MIPSEL64N32', 'SCMP_ARCH_PPC', 'SCMP_ARCH_PPC64', 'SCMP_ARCH_PPC64LE', 'SCMP_ARCH_S390',
+  'SCMP_ARCH_S390X', 'SCMP_ARCH_PARISC', 'SCMP_ARCH_PARISC64', 'SCMP_ARCH_RISCV64',
+  'SCMP_ARCH_LOONGARCH64', 'SCMP_ARCH_M68K', 'SCMP_ARCH_SH', 'SCMP_ARCH_SHEB',
+];
+
+/** seccomp(2) filter flags a profile may name. */
+export const SECCOMP_FLAGS: readonly string[] = [
+  'SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW',
+  'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV',
+];
