@@ -433,6 +433,7 @@ class ConfigRules {
     this.timeOffsets();
     this.sysctls();
     this.devices();
+    this.netDevices();
     this.pathLists();
     this.seccomp();
   }
@@ -662,6 +663,14 @@ class ConfigRules {
         }
       }
     });
+  }
+
+  private netDevices(): void {
+    const nd = this.linux.netDevices;
+    if (!isObject(nd) || Object.keys(nd).length === 0) return;
+    // Moving a host interface "into" the host's own namespace would do nothing
+    // the user meant; the spec requires a network namespace of the container.
+    if (!this.hasNs('network')) this.c.error('linux.netDevices', `needs a network namespace of the container to move the devices into; ${this.addNsHint('network')}`);
   }
 
   private pathLists(): void {

@@ -32,13 +32,27 @@ export type NamespaceFileInfo =
   /** open(2) failed: `code` is the errno name (`ENOENT`, `EACCES`, ...). */
   | { kind: 'unopenable'; code: string; message: string };
 
+/** glibc, then musl (Alpine) names of the C library. */
+const LIBC_NAMES = ['libc.so.6', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1', 'libc.so'];
+
+function loadLibc(): ReturnType<typeof koffi.load> {
+  let first: unknown;
+  for (const name of LIBC_NAMES) {
+    try {
+      return koffi.load(name);
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  throw first;
+}
+
 type IoctlFn = (fd: number, request: number, ...rest: unknown[]) => number;
 let ioctlFn: IoctlFn | undefined;
 
 function ioctl(): IoctlFn {
   if (!ioctlFn) {
-    const libc = koffi.load('libc.so.6');
-    ioctlFn = libc.func('int ioctl(int fd, unsigned long request, ...)') as IoctlFn;
+    ioctlFn = loadLibc().func('int ioctl(int fd, unsigned long request, ...)') as IoctlFn;
   }
   return ioctlFn;
 }

@@ -166,6 +166,7 @@ const cases: Case[] = [
     message: /would change the host.*host's own network namespace/,
   },
   { name: 'ipc sysctl without an ipc namespace', edit: (c) => { c.linux.sysctl = { 'kernel.shmmax': '1' }; }, field: 'linux.sysctl["kernel.shmmax"]', message: /ipc namespace/ },
+  { name: 'net devices without a network namespace', edit: (c) => { c.linux.netDevices = { eth1: { name: 'net1' } }; }, field: 'linux.netDevices', message: /needs a network namespace/ },
   // devices
   { name: 'relative device path', edit: (c) => { c.linux.devices = [{ type: 'c', path: 'fuse', major: 10, minor: 229 }]; }, field: 'linux.devices[0].path', message: /"fuse" is relative.*"\/dev\/fuse"/ },
   { name: 'char device without numbers', edit: (c) => { c.linux.devices = [{ type: 'c', path: '/dev/fuse', major: 10 }]; }, field: 'linux.devices[0].minor', message: /is required for a device of type "c"/ },
