@@ -162,8 +162,11 @@ export async function main(argv: string[]): Promise<number> {
 /** Logs a fatal error once: to --log (if given) and, like runc, also raw to stderr. */
 export function reportError(log: Logger, e: unknown): void {
   let msg: string;
+  let detail: string | undefined;
   if (e instanceof SpecError) {
-    msg = `${e.source} is invalid:\n` + e.issues.map((i) => `  ${i.field}: ${i.message}`).join('\n');
+    // One line for the log (containerd shows the last error line), one line per problem for a person.
+    msg = `${e.source} is invalid: ${e.issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`;
+    detail = `${e.source} is invalid:\n` + e.issues.map((i) => `  ${i.field}: ${i.message}`).join('\n');
   } else if (e instanceof TsrunError) {
     msg = e.message;
     const cleanup = (e as { cleanupErrors?: unknown[] }).cleanupErrors;
@@ -171,8 +174,9 @@ export function reportError(log: Logger, e: unknown): void {
   } else if (e instanceof Error) {
     msg = e.message;
   } else msg = String(e);
-  log.log('error', msg.replace(/\n\s*/g, e instanceof SpecError ? '; ' : ' '));
-  if (log.toFile || log.format === 'json') out(`tsrun: ${msg}\n`, 2);
+  log.log('error', msg);
+  // Like runc, the error also goes raw to stderr when the log is elsewhere (conmon reads stderr).
+  if (log.toFile || log.format === 'json') out(`tsrun: ${detail ?? msg}\n`, 2);
 }
 
 const invokedDirectly = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];

@@ -79,7 +79,7 @@ export class Container extends EventEmitter {
   readonly stderr: Readable | null;
   private exitPromise: Promise<ExitStatus> | undefined;
 
-  private constructor(readonly id: string, private readonly ctx: RuntimeContext, private readonly helper?: HelperHandle) {
+  private constructor(readonly id: string, private readonly ctx: RuntimeContext, helper?: HelperHandle) {
     super();
     this.stdin = helper?.child.stdin ?? null;
     this.stdout = helper?.child.stdout ?? null;
