@@ -176,7 +176,8 @@ function build(lib: Libseccomp, p: CheckedProfile, field: string): { program: Ui
         for (const args of rule.ruleArgs) {
           const r = lib.ruleAddArray(ctx, rule.action, nr, args.length, encodeComparisons(args));
           if (r < 0) {
-            issues.push({ field: `${rule.field}.names[${k}]`, message: `seccomp_rule_add(${name}): ${errnoName(r)}` });
+            const why = -r === EEXIST ? ': an earlier rule has the same syscall and arguments with another action' : '';
+            issues.push({ field: `${rule.field}.names[${k}]`, message: `seccomp_rule_add(${name}): ${errnoName(r)}${why}` });
             return;
           }
         }

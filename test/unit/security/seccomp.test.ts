@@ -280,6 +280,24 @@ t.test('names a profile gets wrong', async (t) => {
   t.equal((field as SpecError).issues[0]!.field, 'process.seccomp.defaultAction', 'field prefix is an option');
 });
 
+t.test('what libseccomp itself refuses is a SpecError too; nothing leaks on failure', async (t) => {
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const same = { index: 0, value: 1, op: 'SCMP_CMP_EQ' };
+  for (let i = 0; i < 20; i++) {
+    const err = caught(() => compileSeccomp(allow([
+      { names: ['mkdir'], action: 'SCMP_ACT_ERRNO', args: [same] },
+      { names: ['rmdir', 'mkdir'], action: 'SCMP_ACT_KILL', args: [same] },
+    ])));
+    t.ok(err instanceof SpecError);
+    if (i === 0) t.match((err as SpecError).issues, [{ field: 'linux.seccomp.syscalls[1].names[1]', message: /EEXIST: an earlier rule/ }]);
+    compileSeccomp(allow([{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }]));
+  }
+  t.equal(fds(), before, 'no fd left open by export or failed compiles');
+  const seccompInfo = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' });
+  t.equal(instructions(seccompInfo.program).at(-1)!.code & 0x07, BPF_RET, 'an empty rule list still compiles');
+});
+
 t.test('unknown syscall names and rules equal to the default are skipped, not fatal', async (t) => {
   const c = compileSeccomp({
     defaultAction: 'SCMP_ACT_ERRNO',
