@@ -16,3 +16,4 @@ export * as plan from './plan/index.js';
 export * as cgroups from './cgroups/index.js';
 export * as namespaces from './namespaces/index.js';
 export * as rootfs from './rootfs/index.js';
+export * as security from './security/index.js';

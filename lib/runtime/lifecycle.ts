@@ -21,6 +21,7 @@ import { StateStore, validateId, type SavedState } from './state-store.js';
 import { isProcessAlive, readProcStat, waitForExit } from './proc.js';
 import { helperError, sendPlan, spawnHelper, type HelperHandle } from './helper.js';
 import { runHooks } from './hooks.js';
+import { compileSeccomp } from '../security/index.js';
 import { parseSignal } from './signals.js';
 
 export { parseSignal };
@@ -173,6 +174,19 @@ function resourcesWithDevices(spec: Spec): Resources {
   return { ...r, devices };
 }
 
+/**
+ * The container's seccomp filter, compiled in the host (libseccomp through
+ * the FFI, loaded only when a config has one) and cached by content hash
+ * under the state root, so repeated containers with one profile pay once.
+ */
+function seccompFor(st: StateStore, spec: Spec, warnings: string[]): { program: Uint8Array; flags: number } | undefined {
+  const profile = spec.linux?.seccomp;
+  if (!profile) return undefined;
+  const compiled = compileSeccomp(profile, { cacheDir: join(st.root, '@cache', 'seccomp') }); // '@' is outside the id charset: never a container's dir
+  warnings.push(...compiled.warnings);
+  return { program: compiled.program, flags: compiled.flags };
+}
+
 /** Waits for the helper's messages up to READY, running the host hooks at the sync point. */
 async function handshake(h: HelperHandle, plan: Plan, onPid: (pid: number) => string, spec: Spec): Promise<number> {
   let pid = 0;
@@ -242,7 +256,9 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
     warnings.push(...cg.apply(resourcesWithDevices(spec)));
 
     const hostHooks = Boolean(spec.hooks?.prestart?.length || spec.hooks?.createRuntime?.length);
+    const seccomp = seccompFor(st, spec, warnings);
     const plan = compilePlan(spec, {
+      seccomp,
       bundle,
       execFifo: st.fifoPath(opts.id),
       detached: opts.detached,
@@ -510,6 +526,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
   checkTerminal({ ociVersion: SPEC_VERSION, process: proc }, opts);
   const preserved = checkPreservedFds(opts.preserveFds ?? 0);
   const plan = compileExecPlan(proc, { initPid: saved.initPid, namespaces: saved.namespaces }, {
+    seccomp: seccompFor(new StateStore(ctx.root), saved.config, []),
     bundle: saved.bundle,
     detached: opts.detached,
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
