@@ -536,6 +536,8 @@ export class FsCgroupManager implements CgroupManager {
     if (signal === SIGKILL && dir !== undefined && this.fs.exists(join(dir, 'cgroup.kill'))) {
       try {
         this.fs.write(join(dir, 'cgroup.kill'), '1');
+        // v1-frozen tasks only die once thawed (runc thaws on SIGKILL too).
+        if (this.freezerV1() !== undefined && this.isFrozen()) await this.thaw();
         return;
       } catch (err) {
         if (errnoOf(err) === 'ENOENT') return;

@@ -159,6 +159,34 @@ t.test('v1 enforcement', { skip }, async (t) => {
     for (const [c, d] of Object.entries(m.paths)) t.notOk(existsSync(d), `${c}: removed`);
   });
 
+  t.test('SIGKILL reaches a paused (frozen) cgroup and thaws it', async (t) => {
+    const p = gated('sleep 60 & sleep 60; wait');
+    const m = manager(t, [p]);
+    m.create();
+    m.addProcess(p.pid);
+    p.go();
+    await sleep(100);
+    await m.freeze();
+    await m.killAll(9);
+    t.equal((await p.exited).signal, 'SIGKILL');
+    t.notOk(m.isFrozen());
+    for (let i = 0; i < 100 && m.pids().length > 0; i++) await sleep(20);
+    t.same(m.pids(), []);
+  });
+
+  t.test('SIGTERM to every process: freeze, signal, thaw', async (t) => {
+    const p = gated('sleep 60');
+    const m = manager(t, [p]);
+    m.create();
+    m.addProcess(p.pid);
+    p.go();
+    await sleep(100);
+    await m.killAll(15);
+    const r = await p.exited;
+    t.ok(r.signal === 'SIGTERM' || r.code !== 0, JSON.stringify(r));
+    t.notOk(m.isFrozen());
+  });
+
   t.test('destroy leaves no directory in any hierarchy', async (t) => {
     const p = gated('sleep 60 & sleep 60; wait');
     const m = manager(t, [p]);
