@@ -48,6 +48,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   resume: () => import('./commands/resume.js'),
   update: () => import('./commands/update.js'),
   events: () => import('./commands/events.js'),
+  inspect: () => import('./commands/inspect.js'),
 };
 
 const GLOBAL_FLAGS: FlagSpec = {
