@@ -105,6 +105,28 @@ static int open_host_devnull(void)
 	return fd;
 }
 
+/*
+ * A bind mount's source must be a mount of the caller's own mount namespace,
+ * and C has a new one: P's /dev/null fd points into the host's. So C opens
+ * its copy of the host's /dev/null before the first step changes anything
+ * and checks it is the very inode P verified.
+ */
+static int reopen_devnull(struct ctx *c)
+{
+	int fd = open_host_devnull();
+	if (fd < 0)
+		return -1;
+	struct stat a, b;
+	if (fstat(fd, &a) < 0 || fstat(c->devnull_fd, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		close(fd);
+		errno = ENODEV;
+		return -1;
+	}
+	close(c->devnull_fd);
+	c->devnull_fd = fd;
+	return 0;
+}
+
 static int read_cap_last_cap(int proc_fd)
 {
 	int fd = openat(proc_fd, "sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
@@ -326,7 +348,7 @@ static void set_forwarding(int on)
 }
 
 /* C: waits for P's go-ahead, then runs its steps; returns only on failure. */
-static void run_container(struct ctx *c, const struct plan *plan, uint32_t first, int go_fd)
+static void run_container(struct ctx *c, const struct plan *plan, uint32_t first, int go_fd, int newuser)
 {
 	set_forwarding(0);
 	char go;
@@ -337,6 +359,19 @@ static void run_container(struct ctx *c, const struct plan *plan, uint32_t first
 	if (n != 1)
 		_exit(1); /* P failed before letting C go and has reported it */
 	close(go_fd);
+	/*
+	 * A process born in a new user namespace keeps its host ids, which the
+	 * new maps do not cover (it shows as the overflow id): it becomes root of
+	 * its namespace explicitly, or files it creates fail with EOVERFLOW.
+	 */
+	if (newuser && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+		send_error(c->sync_fd, NO_STEP, errno, "become root of the new user namespace (setresuid/setresgid 0)");
+		_exit(1);
+	}
+	if (reopen_devnull(c) < 0) {
+		send_error(c->sync_fd, NO_STEP, errno, "reopen the host's /dev/null in the container's mount namespace");
+		_exit(1);
+	}
 	for (uint32_t i = first; i < plan->count; i++) {
 		c->detail[0] = 0;
 		if (run_c_step(c, &plan->steps[i]) < 0) {
@@ -398,7 +433,7 @@ static int do_clone(struct ctx *c, const struct plan *plan, uint32_t at)
 		return -1;
 	if (pid == 0) {
 		close(go[1]);
-		run_container(c, plan, at + 1, go[0]);
+		run_container(c, plan, at + 1, go[0], (flags & CLONE_NEWUSER) != 0);
 	}
 	close(go[0]);
 	forward_to = pid;
