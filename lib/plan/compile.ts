@@ -253,7 +253,7 @@ function cgroupMountSteps(dest: string, opts: MountOptionsPlan, field: string, c
  * The steps for the container process, shared by create and exec: cwd,
  * capabilities, user, seccomp, the fifo wait and execve.
  */
-function processSteps(proc: Process, ctx: PlanContext, issues: SpecIssue[], opts: { create: boolean; startHooks: PlanStep[] }): PlanStep[] {
+function processSteps(proc: Process, ctx: PlanContext, issues: SpecIssue[], opts: { create: boolean; startHooks: PlanStep[]; afterCwd?: PlanStep[] }): PlanStep[] {
   const steps: PlanStep[] = [];
   const args = proc.args ?? [];
   if (args.length === 0) issues.push({ field: 'process.args', message: 'must name the program to run (at least one entry)' });
@@ -262,6 +262,7 @@ function processSteps(proc: Process, ctx: PlanContext, issues: SpecIssue[], opts
   const caps = proc.capabilities ?? {};
   steps.push(step('UMASK', { mask: proc.user?.umask ?? 0o022 }, proc.user?.umask !== undefined ? 'process.user.umask' : '(runtime)', 'sets the file creation mask (0022 when the config has none, as runc does)'));
   steps.push(step('CWD', { path: proc.cwd }, 'process.cwd', 'moves into the working directory, creating it if missing, and checks it is inside the container (CVE-2024-21626)'));
+  steps.push(...(opts.afterCwd ?? []));
   steps.push(step('RESOLVE_EXEC', { name: args[0] ?? '', path: findEnv(env, 'PATH') ?? DEFAULT_PATH }, 'process.args[0]', 'finds the program with the container\'s PATH now, so a missing binary fails before the container is reported created'));
   steps.push(step('WAIT_START', {}, '(runtime)', opts.create
     ? 'reports the container created, then blocks on the exec fifo until `tsrun start`'
@@ -392,9 +393,8 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
   if (spec.linux?.rootfsPropagation) {
     steps.push(step('ROOT_PROPAGATION', { flags: propagation }, 'linux.rootfsPropagation', `sets the propagation of / to ${spec.linux.rootfsPropagation}`));
   }
-  if (spec.root?.readonly) {
-    steps.push(step('REMOUNT_ROOT_RO', {}, 'root.readonly', 'remounts the container\'s root filesystem read-only'));
-  }
+  // A missing cwd is created (runc does, and clients rely on it), so / turns read-only only after CWD.
+  const rootReadonly = spec.root?.readonly ? [step('REMOUNT_ROOT_RO', {}, 'root.readonly', 'remounts the container\'s root filesystem read-only, after the working directory was created')] : [];
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
     steps.push(step('SYSCTL', { key, value }, `linux.sysctl.${key}`, 'writes the sysctl through a private procfs, never through a path the container controls (CVE-2025-52881)'));
   }
@@ -404,7 +404,7 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
     const persona = PERSONALITY_DOMAINS[spec.linux.personality.domain] ?? 0;
     steps.push(step('PERSONALITY', { persona }, 'linux.personality', `sets the execution domain to ${spec.linux.personality.domain}`));
   }
-  if (proc) steps.push(...processSteps(proc, ctx, issues, { create: true, startHooks: hookSteps(spec, 'startContainer') }));
+  if (proc) steps.push(...processSteps(proc, ctx, issues, { create: true, startHooks: hookSteps(spec, 'startContainer'), afterCwd: rootReadonly }));
   else issues.push({ field: 'process', message: 'is required to create a container tsrun can start' });
 
   if (issues.length) throw new SpecError(issues);

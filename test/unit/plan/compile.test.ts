@@ -38,6 +38,7 @@ t.test('default config: golden file and order of the big phases', async (tt) => 
   tt.ok(o.lastIndexOf('MOUNT') < o.indexOf('MKNOD'), 'devices after every mount');
   tt.ok(o.indexOf('MASK_PATH') < o.indexOf('PIVOT_ROOT'), 'masks before pivot_root');
   tt.ok(o.indexOf('PIVOT_ROOT') < o.indexOf('REMOUNT_ROOT_RO'), 'root made read-only after pivot_root');
+  tt.ok(o.indexOf('CWD') < o.indexOf('REMOUNT_ROOT_RO'), 'the cwd is created before / turns read-only');
   tt.ok(o.indexOf('RESOLVE_EXEC') < o.indexOf('WAIT_START'), 'args[0] resolved before the container is reported created');
   tt.ok(o.indexOf('WAIT_START') < o.indexOf('USER'), 'the user switch happens after the fifo wait');
   tt.equal(o.at(-1), 'EXEC', 'execve is last');
