@@ -277,6 +277,83 @@ function run(): void {
     t.same(pid1.exited, { code: 0, signal: null });
   });
 
+  t.test('P steps, SYNC/CONTINUE, hooks, sysctl, read-only root', async (t) => {
+    const b = makeBundle();
+    t.teardown(b.remove);
+    const stateFile = join(b.host, 'state.json');
+    const hookEnvFile = join(b.host, 'hook.env');
+    const script = [
+      'echo nofile=$(ulimit -n)',
+      'echo oom=$(cat /proc/self/oom_score_adj)',
+      'echo forward=$(cat /proc/sys/net/ipv4/ip_forward)',
+      'echo uptime=$(cat /proc/uptime)',
+      'echo domain=$(cat /proc/sys/kernel/domainname)',
+      'touch /newfile 2>/dev/null && echo root=writable || echo root=readonly',
+      'touch /tmp/ok && echo tmp=writable',
+    ].join('\n');
+    const steps: PlanStep[] = [
+      st('RLIMIT', { resource: 7, soft: 777, hard: 888 }),
+      st('OOM_SCORE_ADJ', { value: 321 }),
+      st('NEW_TIMENS', { offsets: 'boottime 864000 0\n' }),
+      st('CLONE', { flags: CLONE.NEWNS | CLONE.NEWPID | CLONE.NEWUTS | CLONE.NEWIPC | CLONE.NEWNET, detached: 0 }),
+      ...rootfsSteps(b.rootfs),
+      st('SYNC', { point: 1 }),
+      st('HOOK', { path: '/bin/sh', args: ['sh', '-c', `cat > ${stateFile}; echo "$HOOK_VAR" > ${hookEnvFile}`], env: ['HOOK_VAR=from-plan'], timeout: 10, kind: 1 }),
+      st('SYSCTL', { key: 'net.ipv4.ip_forward', value: '1' }),
+      st('DOMAINNAME', { name: 'example.org' }),
+      st('PIVOT_ROOT'),
+      st('REMOUNT_ROOT_RO'),
+      ...processSteps(script, { cwd: '/' }),
+    ];
+    const h = new Helper();
+    h.sendPlan({ steps });
+    const first = await h.next();
+    t.equal(first?.type, 'PID');
+    const sync = await h.next();
+    t.equal(sync && describe(sync), 'SYNC', 'SYNC before READY');
+    t.equal(sync?.payload.readUInt32LE(0), 1, 'sync point 1');
+    h.send('CONTINUE', Buffer.from('{"ociVersion":"1.2.0","id":"c1"}'));
+    const ready = await h.next();
+    t.equal(ready && describe(ready), 'READY');
+    const exit = await h.next();
+    t.equal(exit?.type, 'EXIT');
+    t.same(await h.exited, { code: 0, signal: null }, `P exits 0 ${h.stderr}`);
+    t.equal(readFileSync(stateFile, 'utf8'), '{"ociVersion":"1.2.0","id":"c1"}', 'the hook read the state on stdin');
+    t.equal(readFileSync(hookEnvFile, 'utf8'), 'from-plan\n', 'the hook got its own environment');
+    const out = h.stdout;
+    t.match(out, /nofile=777/, 'RLIMIT inherited');
+    t.match(out, /oom=321/, 'OOM_SCORE_ADJ inherited');
+    t.match(out, /forward=1/, 'SYSCTL written in the container network namespace');
+    t.ok(Number(/uptime=([\d.]+)/.exec(out)?.[1]) >= 864000, 'born in the new time namespace (boottime offset)');
+    t.match(out, /domain=example.org/);
+    t.match(out, /root=readonly/, 'REMOUNT_ROOT_RO');
+    t.match(out, /tmp=writable/, 'mounts below the root keep their own flags');
+  });
+
+  t.test('a failing or slow hook is reported with its status', async (t) => {
+    const b = makeBundle();
+    t.teardown(b.remove);
+    const cases: [string, PlanStep, number, RegExp][] = [
+      ['exit 7', st('HOOK', { path: '/bin/sh', args: ['sh', '-c', 'exit 7'], env: [], timeout: 0, kind: 1 }), 10, /^hook "\/bin\/sh": exit status 7$/],
+      ['timeout', st('HOOK', { path: '/bin/sh', args: ['sh', '-c', 'exec sleep 30'], env: [], timeout: 1, kind: 1 }), 110, /^hook "\/bin\/sh": killed after its timeout of 1 seconds$/],
+      ['missing', st('HOOK', { path: '/no/such/hook', args: ['x'], env: [], timeout: 0, kind: 1 }), 10, /^hook "\/no\/such\/hook": exit status 127$/],
+    ];
+    for (const [name, hook, errno, re] of cases) {
+      const steps = [st('CLONE', { flags: CLONE.NEWNS, detached: 0 }), ...rootfsSteps(b.rootfs), hook, st('PIVOT_ROOT'), ...processSteps('true')];
+      const h = new Helper();
+      const started = Date.now();
+      h.sendPlan({ steps });
+      const msgs = await untilReady(h);
+      t.teardown(() => killPid(pidOf(msgs)));
+      const err = errorOf(msgs.at(-1)!);
+      t.equal(err.step, steps.indexOf(hook), `${name}: step`);
+      t.equal(err.errno, errno === 10 ? 10 : 110, `${name}: errno`);
+      t.match(err.detail, re, `${name}: detail`);
+      if (name === 'timeout') t.ok(Date.now() - started < 5000, 'killed at the timeout');
+      t.equal((await h.exited).code, 1, `${name}: P exits with C's status 1`);
+    }
+  });
+
   t.test('a new user namespace: maps written by P, device nodes bound from the host', async (t) => {
     const b = makeBundle();
     t.teardown(b.remove);
