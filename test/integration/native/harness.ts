@@ -28,7 +28,7 @@ export function st(op: OpName, args: Record<string, unknown> = {}): PlanStep {
   return { op, args, field: '(test)', why: 'integration test' } as unknown as PlanStep;
 }
 
-const APPLETS = ['sh', 'cat', 'hostname', 'echo', 'ls', 'stat', 'touch', 'id', 'sleep', 'readlink', 'wc', 'tr', 'pwd', 'kill', 'true'];
+const APPLETS = ['sh', 'cat', 'hostname', 'echo', 'ls', 'stat', 'touch', 'id', 'sleep', 'readlink', 'wc', 'tr', 'pwd', 'kill', 'true', 'stty', 'tty'];
 
 /** A temp dir holding rootfs/ (busybox and its applets) and host/ (scratch space outside the rootfs). */
 export function makeBundle(): { dir: string; rootfs: string; host: string; remove: () => void } {

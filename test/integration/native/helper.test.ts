@@ -4,6 +4,7 @@
  * attached mode, plus the errors a step must report.
  */
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync, readSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan, PlanStep } from '../../../lib/plan/types.js';
@@ -352,6 +353,54 @@ function run(): void {
       if (name === 'timeout') t.ok(Date.now() - started < 5000, 'killed at the timeout');
       t.equal((await h.exited).code, 1, `${name}: P exits with C's status 1`);
     }
+  });
+
+  t.test('CONSOLE: a pty from TIOCGPTPEER, its master sent to the console socket', { skip: existsSync('/usr/bin/python3') ? false : 'needs python3 to receive SCM_RIGHTS' }, async (t) => {
+    const b = makeBundle();
+    t.teardown(b.remove);
+    const sock = join(b.dir, 'console.sock');
+    // Node cannot receive SCM_RIGHTS: a few lines of Python play the console socket's owner.
+    const receiver = spawn('/usr/bin/python3', ['-c', [
+      'import socket, os, sys, array',
+      's = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); print("listening", flush=True)',
+      'c, _ = s.accept()',
+      'msg, anc, _, _ = c.recvmsg(64, socket.CMSG_SPACE(4))',
+      'fd = array.array("i", anc[0][2][:4])[0]',
+      'out = b""',
+      'while True:',
+      '    try: d = os.read(fd, 4096)',
+      '    except OSError: break',
+      '    if not d: break',
+      '    out += d',
+      'sys.stdout.write(msg.decode() + "|" + out.decode())',
+    ].join('\n'), sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.teardown(() => killPid(receiver.pid));
+    let got = '';
+    receiver.stdout.on('data', (d: Buffer) => (got += d.toString()));
+    const receiverDone = new Promise((r) => receiver.on('exit', r));
+    while (!got.includes('listening')) await new Promise((r) => setTimeout(r, 10));
+    got = '';
+    const steps: PlanStep[] = [
+      st('CLONE', { flags: CLONE.NEWNS | CLONE.NEWPID, detached: 0 }),
+      st('SETSID'),
+      ...rootfsSteps(b.rootfs),
+      st('SYMLINK', { target: '/proc/sysrq-trigger', path: '/dev/console' }),
+      st('CONSOLE', { socket: sock, rows: 30, cols: 100 }),
+      st('PIVOT_ROOT'),
+      ...processSteps('echo console=$(stat -c %t:%L /dev/console) size=$(stty size) tty=$(tty)', { cwd: '/' }),
+    ];
+    const h = new Helper();
+    h.sendPlan({ steps });
+    const msgs = await untilReady(h);
+    t.teardown(() => killPid(pidOf(msgs)));
+    t.same(msgs.map((m) => m.type), ['PID', 'READY'], msgs.map(describe).join(', '));
+    t.same(await h.exited, { code: 0, signal: null });
+    await receiverDone;
+    t.match(got, /^\/dev\/ptmx\|/, 'SCM_RIGHTS message with the payload "/dev/ptmx"');
+    t.match(got, /console=88:/, '/dev/console is a pts device (major 136), not the planted symlink');
+    t.match(got, /size=30 100/, 'the console size is applied');
+    t.match(got, /tty=\/dev\/pts\/0/, 'the pty is the controlling terminal and stdio');
+    t.equal(h.stdout, '', 'nothing went to the original stdout');
   });
 
   t.test('a new user namespace: maps written by P, device nodes bound from the host', async (t) => {
