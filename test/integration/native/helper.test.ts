@@ -213,6 +213,20 @@ function run(): void {
     }
     t.same(readdirSync(join(b.rootfs, 'tmp')), [], 'nothing was mounted through the symlink');
 
+    // CVE-2024-21626: a cwd through a leaked fd of the helper never leaves the container.
+    for (const cwd of ['/proc/self/fd/3', '/proc/self/cwd', '/proc/1/root']) {
+      const steps = [st('CLONE', { flags: CLONE.NEWNS | CLONE.NEWPID, detached: 1 }), ...rootfsSteps(b.rootfs), st('PIVOT_ROOT'), ...processSteps('true', { cwd })];
+      const h = new Helper();
+      h.sendPlan({ steps });
+      const msgs = await untilReady(h);
+      const cpid = pidOf(msgs);
+      t.teardown(() => killPid(cpid));
+      const err = msgs.at(-1)?.type === 'ERROR' ? errorOf(msgs.at(-1)!) : undefined;
+      t.equal(err?.step, steps.findIndex((x) => x.op === 'CWD'), `cwd ${cwd} refused at the CWD step`);
+      t.match(err?.detail, new RegExp(`^chdir "${cwd}"`), `cwd ${cwd}: detail "${err?.detail}" (errno ${err?.errno})`);
+      if (cpid) await reap(cpid);
+    }
+
     // A P step: the error comes from the helper itself, before any clone.
     const h = new Helper();
     h.sendPlan({ steps: [st('JOIN_NS', { nstype: CLONE.NEWNET, path: '/nonexistent/ns' }), st('CLONE', { flags: 0, detached: 0 }), ...processSteps('true')] });
