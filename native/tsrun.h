@@ -40,7 +40,6 @@ struct ctx {
 	char *exec_path;      /* RESOLVE_EXEC's answer, for EXEC */
 	/* What the failing step was doing, with its paths: the ERROR detail. */
 	char detail[DETAIL_MAX];
-	/* Set when a step's errno and detail are final (RESOLVE_EXEC's wording). */
 };
 
 /* Records what a step is about to do, for the ERROR detail if it fails. */
