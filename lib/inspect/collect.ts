@@ -19,7 +19,9 @@ const UNLIMITED = 2 ** 62;
 
 /** Where procfs is, and the host's pid 1 for namespace comparison (tests point these elsewhere). */
 export interface CollectOptions {
+  /** procfs mount, default `/proc`. */
   procRoot?: string;
+  /** The process whose namespaces are the host's; pid 1 by default (tsrun itself when pid 1 is hidden). */
   hostPid?: number;
 }
 

@@ -50,7 +50,10 @@ export interface RunPlanOptions {
    * Put the helper into a cgroup before it receives the plan, so the init is
    * born in it (a `CgroupManager` from lib/cgroups fits).
    */
-  cgroup?: { addProcess(pid: number): void };
+  cgroup?: {
+    /** Moves a process (the helper) into the cgroup. */
+    addProcess(pid: number): void;
+  };
   /**
    * Called once the init reported READY (set-up done) and before it is let
    * go through the exec fifo: the moment to look at it from the host.
@@ -74,7 +77,9 @@ export interface PlanResult {
 
 /** A plan that ran past {@link RunPlanOptions.timeoutMs}. */
 export class PlanTimeoutError extends TsrunError {
+  /** The error code shared with other internal failures. */
   readonly code = 'INTERNAL' as const;
+  /** @param timeoutMs the limit that was passed */
   constructor(readonly timeoutMs: number) {
     super(`plan did not finish within ${timeoutMs} ms: killed`);
   }
