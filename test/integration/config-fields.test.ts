@@ -1,0 +1,191 @@
+/**
+ * Config fields checked from inside a real container: namespaces joined by
+ * path, user and time namespaces, devices and /dev symlinks, sysctls,
+ * personality, --no-pivot, bind mounts, and every hook at its point.
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeBundle, writeBundleConfig, type TestBundle } from '../helpers/bundle.js';
+import { makeStateRoot, type StateRoot } from '../helpers/cli.js';
+import { guardLeaks } from '../helpers/leaks.js';
+import { tsrunBin } from '../helpers/paths.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** tsrun with stdout/stderr in files, resolved on tsrun's own exit (a created container keeps them open). */
+function tsrun(args: string[]): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsrun-test-out-'));
+  const out = openSync(join(dir, 'out'), 'w');
+  const err = openSync(join(dir, 'err'), 'w');
+  return new Promise((resolve, reject) => {
+    const child = spawn(tsrunBin, args, { stdio: ['ignore', out, err] });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      closeSync(out);
+      closeSync(err);
+      const r = { code: code ?? 255, stdout: readFileSync(join(dir, 'out'), 'utf8'), stderr: readFileSync(join(dir, 'err'), 'utf8') };
+      rmSync(dir, { recursive: true, force: true });
+      resolve(r);
+    });
+  });
+}
+
+async function setup(tt: { teardown(fn: () => unknown): void }, args: string[], edit?: (c: any) => void): Promise<{ bundle: TestBundle; state: StateRoot }> {
+  await guardLeaks(tt);
+  const bundle = await makeBundle({ args, config: edit });
+  const state = await makeStateRoot();
+  tt.teardown(async () => {
+    await state.cleanup();
+    await bundle.cleanup();
+  });
+  return { bundle, state };
+}
+
+async function runIn(state: StateRoot, bundle: TestBundle, id: string, extra: string[] = []): Promise<Run> {
+  return tsrun(['--root', state.root, 'run', ...extra, '--bundle', bundle.dir, id]);
+}
+
+t.test('a namespace joined by path is shared; the others are new', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/probe', 'sleep', '600']);
+  const c = await tsrun(['--root', state.root, 'create', '--bundle', bundle.dir, 'holder']);
+  tt.equal(c.code, 0, c.stderr);
+  const holderPid = JSON.parse((await state.cli(['state', 'holder'])).stdout).pid;
+  const holderNet = readlinkSync(`/proc/${holderPid}/ns/net`);
+  const holderUts = readlinkSync(`/proc/${holderPid}/ns/uts`);
+  const joiner = await makeBundle({
+    args: ['/probe', 'info'],
+    config: (cfg) => {
+      cfg.linux.namespaces = cfg.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: `/proc/${holderPid}/ns/net` } : n));
+    },
+  });
+  tt.teardown(() => joiner.cleanup());
+  const r = await runIn(state, joiner, 'joiner');
+  tt.equal(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  tt.equal(info.namespaces.net, holderNet, 'joined the holder\'s network namespace');
+  tt.not(info.namespaces.uts, holderUts, 'its own uts namespace');
+});
+
+t.test('user namespace: uid 0 inside maps to the configured host range', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/bin/sh', '-c', 'cat /proc/self/uid_map; cat /proc/self/gid_map; id -u'], (c) => {
+    c.linux.namespaces.push({ type: 'user' });
+    c.linux.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    // sysfs cannot be mounted from a user namespace without its own network namespace; keep /sys out.
+    c.mounts = c.mounts.filter((m: any) => m.destination !== '/sys');
+    c.linux.maskedPaths = c.linux.maskedPaths.filter((p: string) => !p.startsWith('/sys'));
+  });
+  // The mapped root (host uid 200000) must be able to reach the rootfs: mkdtemp made the bundle 0700.
+  chmodSync(bundle.dir, 0o755);
+  const r = await runIn(state, bundle, 'userns');
+  tt.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  tt.equal(lines[0], '0 200000 65536');
+  tt.equal(lines[1], '0 200000 65536');
+  tt.equal(lines[2], '0', 'uid 0 inside');
+});
+
+t.test('time namespace: boottime offset shows in /proc/uptime', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/bin/cat', '/proc/uptime'], (c) => {
+    c.linux.namespaces.push({ type: 'time' });
+    c.linux.timeOffsets = { boottime: { secs: 10 * 86400, nanosecs: 0 } };
+  });
+  const r = await runIn(state, bundle, 'timens');
+  tt.equal(r.code, 0, r.stderr);
+  const inside = Number(r.stdout.split(' ')[0]);
+  const outside = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  tt.ok(inside - outside > 10 * 86400 - 60, `uptime inside (${inside}) is ten days ahead of the host's (${outside})`);
+});
+
+t.test('devices, /dev symlinks, sysctls, personality and hostname', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/bin/sh', '-c', [
+    'ls -ln /dev/fuse | cut -c1-1', 'stat -c "%t:%T %a" /dev/fuse', 'stat -c "%t:%T" /dev/null',
+    'readlink /dev/fd', 'readlink /dev/stdin', 'readlink /dev/ptmx',
+    'cat /proc/sys/net/ipv4/ip_forward', 'cat /proc/sys/kernel/shmmni', 'uname -m', 'hostname',
+  ].join('; ')], (c) => {
+    c.linux.devices = [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229, fileMode: 0o640, uid: 0, gid: 0 }];
+    c.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.shmmni': '2048' };
+    c.linux.personality = { domain: 'LINUX32' };
+    c.hostname = 'fields';
+  });
+  const r = await runIn(state, bundle, 'fields');
+  tt.equal(r.code, 0, r.stderr);
+  const [kind, fuse, devnull, fd, stdin, ptmx, fwd, shm, arch, host] = r.stdout.trim().split('\n');
+  tt.equal(kind, 'c', '/dev/fuse is a character device');
+  tt.equal(fuse, 'a:e5 640', 'major 10, minor 229, mode 0640');
+  tt.equal(devnull, '1:3', 'the default /dev/null');
+  tt.equal(fd, '/proc/self/fd');
+  tt.equal(stdin, '/proc/self/fd/0');
+  tt.equal(ptmx, 'pts/ptmx');
+  tt.equal(fwd, '1', 'net sysctl written in the container\'s network namespace');
+  tt.equal(shm, '2048', 'ipc sysctl');
+  tt.equal(arch, 'i686', 'LINUX32 personality');
+  tt.equal(host, 'fields');
+  tt.equal(readFileSync('/proc/sys/kernel/shmmni', 'utf8').trim() === '2048', false, 'the host\'s value is untouched');
+});
+
+t.test('bind mounts: a relative file source, read-only; a directory, read-write', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/bin/sh', '-c', 'cat /etc/app.conf; echo x > /etc/app.conf 2>/dev/null && echo conf-rw || echo conf-ro; echo hi > /data/out && echo data-rw']);
+  const dataDir = mkdtempSync(join(tmpdir(), 'tsrun-test-data-'));
+  tt.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  writeFileSync(join(bundle.dir, 'app.conf'), 'setting=1\n');
+  bundle.config.mounts.push({ destination: '/etc/app.conf', type: 'bind', source: 'app.conf', options: ['rbind', 'ro'] });
+  bundle.config.mounts.push({ destination: '/data', type: 'bind', source: dataDir, options: ['bind', 'rw', 'nosuid'] });
+  await writeBundleConfig(bundle);
+  const r = await runIn(state, bundle, 'binds');
+  tt.equal(r.code, 0, r.stderr);
+  tt.same(r.stdout.trim().split('\n'), ['setting=1', 'conf-ro', 'data-rw']);
+  tt.equal(readFileSync(join(dataDir, 'out'), 'utf8'), 'hi\n', 'the write reached the host directory');
+  tt.equal(readFileSync(join(bundle.dir, 'app.conf'), 'utf8'), 'setting=1\n');
+});
+
+t.test('--no-pivot: the container runs chrooted and the host root is not reachable', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/bin/sh', '-c', 'ls /; cat /proc/self/mountinfo | wc -l']);
+  const r = await runIn(state, bundle, 'nopivot', ['--no-pivot']);
+  tt.equal(r.code, 0, r.stderr);
+  tt.match(r.stdout, /probe/, 'sees its own rootfs');
+  tt.notMatch(r.stdout, /\bwork\b/, 'not the host\'s /');
+});
+
+t.test('hooks run at their points with the state on stdin; a failing hook fails create and leaves nothing', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/bin/true']);
+  const logDir = mkdtempSync(join(tmpdir(), 'tsrun-test-hooks-'));
+  tt.teardown(() => rmSync(logDir, { recursive: true, force: true }));
+  const hook = join(logDir, 'hook.sh');
+  // Each hook appends its name, its status from the state on stdin, and whether it saw the host's root.
+  writeFileSync(hook, `#!/bin/sh\nstate=$(cat)\nstatus=$(echo "$state" | sed -n 's/.*"status":"\\([a-z]*\\)".*/\\1/p')\necho "$1 $status" >> ${logDir}/log\n`);
+  chmodSync(hook, 0o755);
+  const h = (name: string) => ({ path: hook, args: ['hook.sh', name] });
+  bundle.config.hooks = {
+    prestart: [h('prestart')],
+    createRuntime: [h('createRuntime')],
+    createContainer: [h('createContainer')],
+    poststart: [h('poststart')],
+    poststop: [h('poststop')],
+  };
+  await writeBundleConfig(bundle);
+  const r = await runIn(state, bundle, 'hooks');
+  tt.equal(r.code, 0, r.stderr);
+  const log = readFileSync(join(logDir, 'log'), 'utf8').trim().split('\n');
+  tt.same(log.map((l) => l.split(' ')[0]), ['prestart', 'createRuntime', 'createContainer', 'poststart', 'poststop'], 'in lifecycle order');
+  tt.equal(log[0], 'prestart creating');
+  tt.equal(log[4], 'poststop stopped');
+  bundle.config.hooks = { createRuntime: [{ path: '/bin/false' }] };
+  await writeBundleConfig(bundle);
+  const bad = await tsrun(['--root', state.root, 'create', '--bundle', bundle.dir, 'badhook']);
+  tt.equal(bad.code, 1);
+  tt.match(bad.stderr, 'error running createRuntime hook #0');
+  tt.notOk(existsSync(join(state.root, 'badhook')), 'no state left by a failed hook');
+  bundle.config.hooks = { prestart: [{ path: '/bin/sleep', args: ['sleep', '5'], timeout: 1 }] };
+  await writeBundleConfig(bundle);
+  const slow = await tsrun(['--root', state.root, 'create', '--bundle', bundle.dir, 'slowhook']);
+  tt.equal(slow.code, 1);
+  tt.match(slow.stderr, 'hook ran past specified timeout of 1.0s');
+});
