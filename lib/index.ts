@@ -17,3 +17,6 @@ export * as cgroups from './cgroups/index.js';
 export * as namespaces from './namespaces/index.js';
 export * as rootfs from './rootfs/index.js';
 export * as security from './security/index.js';
+export * as sys from './sys/index.js';
+export * as inspect from './inspect/index.js';
+export { runPlan } from './runtime/run-plan.js';

@@ -35,8 +35,10 @@ function inodeOf(pid: number | 'self', procName: string, procRoot: string): numb
 
 /**
  * The namespaces of a process, each with its inode and whether the host
- * (pid 1 of the caller's pid namespace) is in the same one. Kinds the kernel
- * does not show for that process are left out.
+ * (pid 1 of the caller's pid namespace) is in the same one. Where pid 1's
+ * namespaces cannot be read (a sandbox, or no CAP_SYS_PTRACE over it), the
+ * caller's own namespaces stand in for the host's. Kinds the kernel does not
+ * show for that process are left out.
  */
 export function processNamespaces(pid: number | 'self', opts: { procRoot?: string; hostPid?: number } = {}): ProcessNamespace[] {
   const procRoot = opts.procRoot ?? '/proc';
@@ -45,7 +47,8 @@ export function processNamespaces(pid: number | 'self', opts: { procRoot?: strin
   for (const k of NAMESPACE_KINDS) {
     const inode = inodeOf(pid, k.procName, procRoot);
     if (inode === undefined) continue;
-    out.push({ type: k.type, inode, sharedWithHost: inode === inodeOf(hostPid, k.procName, procRoot) });
+    const host = inodeOf(hostPid, k.procName, procRoot) ?? inodeOf('self', k.procName, procRoot);
+    out.push({ type: k.type, inode, sharedWithHost: inode === host });
   }
   return out;
 }
