@@ -127,6 +127,14 @@ static int reopen_devnull(struct ctx *c)
 	return 0;
 }
 
+static int plan_uses_op(const struct plan *plan, uint32_t first, uint16_t op)
+{
+	for (uint32_t i = first; i < plan->count; i++)
+		if (plan->steps[i].op == op)
+			return 1;
+	return 0;
+}
+
 static int read_cap_last_cap(int proc_fd)
 {
 	int fd = openat(proc_fd, "sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
@@ -368,7 +376,12 @@ static void run_container(struct ctx *c, const struct plan *plan, uint32_t first
 		send_error(c->sync_fd, NO_STEP, errno, "become root of the new user namespace (setresuid/setresgid 0)");
 		_exit(1);
 	}
-	if (reopen_devnull(c) < 0) {
+	/*
+	 * Only masks need the host's /dev/null in the new mount namespace. An exec
+	 * plan has joined the container's mount namespace, where "/dev/null" is
+	 * the container's own (another inode): reopening there must not happen.
+	 */
+	if (plan_uses_op(plan, first, OP_MASK_PATH) && reopen_devnull(c) < 0) {
 		send_error(c->sync_fd, NO_STEP, errno, "reopen the host's /dev/null in the container's mount namespace");
 		_exit(1);
 	}

@@ -1,0 +1,133 @@
+/**
+ * The library API a Node program uses: createContainer from a bundle or a
+ * config object, streams, wait, kill, exec, stats, pause/resume, update,
+ * state, delete, `await using`, AbortSignal, and one state store shared
+ * with the CLI. Real containers, as root.
+ */
+import t from 'tap';
+import { readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createContainer, loadContainer, listContainers, SpecError, NotFoundError, ExistsError, ExecNotFoundError, StatusError, InvalidIdError } from '../../lib/index.js';
+import { makeBundle, type TestBundle } from '../helpers/bundle.js';
+import { makeStateRoot, type StateRoot } from '../helpers/cli.js';
+import { guardLeaks } from '../helpers/leaks.js';
+
+async function setup(tt: { teardown(fn: () => unknown): void }, args: string[], edit?: (c: any) => void): Promise<{ bundle: TestBundle; state: StateRoot }> {
+  await guardLeaks(tt);
+  const bundle = await makeBundle({ args, config: edit });
+  const state = await makeStateRoot();
+  tt.teardown(async () => {
+    await state.cleanup();
+    await bundle.cleanup();
+  });
+  return { bundle, state };
+}
+
+function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
+  return new Promise((resolve) => {
+    if (!stream) return resolve('');
+    let text = '';
+    stream.on('data', (d: Buffer) => (text += d.toString()));
+    stream.on('end', () => resolve(text));
+    stream.on('close', () => resolve(text));
+  });
+}
+
+t.test('create, pipe stdout, start, wait, delete', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/bin/sh', '-c', 'echo hello from $(hostname); echo oops >&2; exit 3']);
+  const c = await createContainer({ id: 'lib1', bundle: bundle.dir, root: state.root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = collect(c.stdout);
+  const err = collect(c.stderr);
+  tt.equal(c.state().status, 'created');
+  await c.start();
+  const exit = await c.wait();
+  tt.same(exit, { exitCode: 3, signal: null });
+  tt.equal(await out, 'hello from tsrun-test\n');
+  tt.equal(await err, 'oops\n');
+  tt.equal(c.state().status, 'stopped');
+  await c.delete();
+  tt.throws(() => c.state(), NotFoundError);
+});
+
+t.test('a config object and a rootfs instead of a bundle; kill reports the signal', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/probe', 'sleep', '600']);
+  const config = structuredClone(bundle.config);
+  delete config.root;
+  const c = await createContainer({ id: 'lib2', config, rootfs: bundle.rootfs, root: state.root, stdio: 'ignore' });
+  let exitEvent: unknown;
+  c.on('exit', (e) => (exitEvent = e));
+  await c.start();
+  tt.equal(c.state().status, 'running');
+  await c.kill('SIGKILL');
+  tt.same(await c.wait(), { exitCode: null, signal: 9 });
+  tt.same(exitEvent, { exitCode: null, signal: 9 }, 'the exit event fires');
+  await c.delete();
+});
+
+t.test('exec, stats, pause/resume, update; the CLI sees library containers and the other way round', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/probe', 'sleep', '600']);
+  const c = await createContainer({ id: 'lib3', bundle: bundle.dir, root: state.root, stdio: 'ignore' });
+  await c.start();
+  const p = await c.exec({ args: ['/bin/sh', '-c', 'echo $$; exit 5'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const printed = collect(p.stdout);
+  tt.same(await p.wait(), { exitCode: 5, signal: null }, 'exec wait() gives the process status');
+  tt.match(await printed, /^\d+\n$/);
+  const stats = c.stats();
+  tt.ok(stats.pids.current >= 1, 'stats: pids');
+  tt.ok(stats.memory.usage.usage > 0, 'stats: memory usage');
+  await c.pause();
+  tt.equal(c.state().status, 'paused');
+  await c.resume();
+  tt.equal(c.state().status, 'running');
+  c.update({ pids: { limit: 50 } });
+  const listed = JSON.parse((await state.cli(['list', '--format', 'json'])).stdout);
+  tt.same(listed.map((s: any) => s.id), ['lib3'], 'tsrun list shows the library\'s container');
+  tt.same(listContainers({ root: state.root }).map((s) => s.id), ['lib3']);
+  const again = loadContainer('lib3', { root: state.root });
+  tt.equal(again.state().pid, c.state().pid);
+  await c.delete({ force: true });
+  tt.same(readdirSync(state.root).filter((n) => !n.startsWith('@')), []);
+});
+
+t.test('await using deletes at the end of the scope; AbortSignal kills and deletes', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/probe', 'sleep', '600']);
+  {
+    await using c = await createContainer({ id: 'scoped', bundle: bundle.dir, root: state.root, stdio: 'ignore' });
+    await c.start();
+    tt.ok(existsSync(join(state.root, 'scoped')));
+  }
+  tt.notOk(existsSync(join(state.root, 'scoped')), 'disposed');
+  const ac = new AbortController();
+  const c = await createContainer({ id: 'aborted', bundle: bundle.dir, root: state.root, stdio: 'ignore', signal: ac.signal });
+  await c.start();
+  ac.abort();
+  const exit = await c.wait();
+  tt.equal(exit.signal, 9);
+  for (let i = 0; i < 100 && existsSync(join(state.root, 'aborted')); i++) await new Promise((r) => setTimeout(r, 20));
+  tt.notOk(existsSync(join(state.root, 'aborted')), 'aborting deleted it');
+});
+
+t.test('typed errors', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/probe', 'sleep', '600']);
+  await tt.rejects(createContainer({ id: 'bad/id', bundle: bundle.dir, root: state.root }), InvalidIdError);
+  const badConfig = structuredClone(bundle.config);
+  badConfig.process.cwd = 'relative';
+  const err = await createContainer({ id: 'badcfg', config: badConfig, rootfs: bundle.rootfs, root: state.root }).catch((e) => e);
+  tt.ok(err instanceof SpecError, 'SpecError');
+  tt.equal(err.code, 'SPEC_INVALID');
+  tt.ok(err.issues.some((i: any) => i.field === 'process.cwd'), 'names the field');
+  const noBin = structuredClone(bundle.config);
+  noBin.process.args = ['nosuch'];
+  delete noBin.root;
+  const e2 = await createContainer({ id: 'nobin', config: noBin, rootfs: bundle.rootfs, root: state.root, stdio: 'ignore' }).catch((e) => e);
+  tt.ok(e2 instanceof ExecNotFoundError, `ExecNotFoundError: ${e2}`);
+  tt.equal(e2.message, 'exec: "nosuch": executable file not found in $PATH');
+  const c = await createContainer({ id: 'dup', bundle: bundle.dir, root: state.root, stdio: 'ignore' });
+  await tt.rejects(createContainer({ id: 'dup', bundle: bundle.dir, root: state.root }), ExistsError);
+  await c.start();
+  await tt.rejects(c.start(), StatusError);
+  await tt.rejects(c.delete(), /not stopped: running/);
+  await c.delete({ force: true });
+  tt.throws(() => loadContainer('dup', { root: state.root }), NotFoundError);
+  tt.same(readdirSync(state.root).filter((n) => !n.startsWith('@')), [], 'failed creates left nothing');
+});
