@@ -13,7 +13,7 @@
  *   cgroup2's `cgroup.kill` is used for SIGKILL because it cannot miss a
  *   process forked during the kill.
  */
-import { join, dirname } from 'node:path';
+import { basename, join, dirname } from 'node:path';
 import { CgroupError, errnoMessage } from '../errors.js';
 import type { Resources } from '../spec/types.js';
 import * as bpf from '../sys/bpf.js';
@@ -21,6 +21,7 @@ import { buildDeviceProgram, encodeProgram } from './device-program.js';
 import { normalizeDeviceRule } from './devices.js';
 import { cgroupJoin, errnoOf, kernelCgroupFs } from './fs.js';
 import { planCgroup } from './plan.js';
+import { DEFAULT_CGROUP_PARENT } from './paths.js';
 import { readStatsV1, readStatsV2 } from './stats.js';
 import type {
   ApplyOptions,
@@ -172,17 +173,27 @@ export class FsCgroupManager implements CgroupManager {
           continue;
         }
         const root = this.hierarchyRootOf(dir);
-        const missing: string[] = [];
-        for (let d = dir; d !== root && d.length > root.length && !this.fs.exists(d); d = dirname(d)) missing.unshift(d);
-        for (const d of missing) {
-          try {
-            this.fs.mkdir(d);
-          } catch (err) {
-            if (errnoOf(err) !== 'EEXIST') throw this.err(`mkdir ${d}: ${describe(err)}`, { file: d }, err);
-            continue;
+        // A concurrent destroy may remove the shared default parent between our
+        // mkdirs (ENOENT): start over from what exists then, a few times.
+        for (let attempt = 0; ; attempt++) {
+          const missing: string[] = [];
+          for (let d = dir; d !== root && d.length > root.length && !this.fs.exists(d); d = dirname(d)) missing.unshift(d);
+          let raced = false;
+          for (const d of missing) {
+            try {
+              this.fs.mkdir(d);
+            } catch (err) {
+              if (errnoOf(err) === 'ENOENT' && attempt < 5) {
+                raced = true;
+                break;
+              }
+              if (errnoOf(err) !== 'EEXIST') throw this.err(`mkdir ${d}: ${describe(err)}`, { file: d }, err);
+              continue;
+            }
+            made.push(d);
+            this.inheritCpuset(d);
           }
-          made.push(d);
-          this.inheritCpuset(d);
+          if (!raced) break;
         }
       }
       if (this.unifiedDir !== undefined) this.enableControllers(this.unifiedDir, this.availableV2(), false);
@@ -596,7 +607,25 @@ export class FsCgroupManager implements CgroupManager {
       const first = errors[0];
       throw this.err(`removing cgroup: ${describe(first)}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, {}, first);
     }
+    this.removeEmptyDefaultParents();
     this.created = [];
+  }
+
+  /**
+   * The default parent (`<hierarchy>/tsrun`) is shared by every container
+   * without a cgroupsPath; the last one out removes it, so tsrun leaves no
+   * trace in any hierarchy. A parent still in use refuses (ENOTEMPTY/EBUSY).
+   */
+  private removeEmptyDefaultParents(): void {
+    for (const dir of this.dirs()) {
+      const parent = dirname(dir);
+      if (basename(parent) !== DEFAULT_CGROUP_PARENT || dirname(parent) !== this.hierarchyRootOf(dir)) continue;
+      try {
+        this.fs.rmdir(parent);
+      } catch {
+        /* still used by another container, or already gone */
+      }
+    }
   }
 
   /** rmdir children first, retrying EBUSY while exiting processes leave. */
