@@ -1,4 +1,5 @@
 import type { Command } from '../main.js';
+import { CREATE_FLAGS } from './create.js';
 import { bool, expectArgs, int, str } from '../args.js';
 import { createContainerProcess, deleteContainer, startContainer, waitAttached } from '../../runtime/lifecycle.js';
 
@@ -8,13 +9,8 @@ export const command: Command = {
   summary: 'create and start a container; in the foreground, wait for it and delete it',
   usage: '[options] <container-id>',
   flags: {
-    bundle: { type: 'string', short: 'b', description: 'bundle directory (default: the current directory)', placeholder: 'DIR' },
+    ...CREATE_FLAGS,
     detach: { type: 'bool', short: 'd', description: 'leave the container running and return' },
-    'pid-file': { type: 'string', description: 'write the init pid here', placeholder: 'FILE' },
-    'console-socket': { type: 'string', description: 'AF_UNIX socket that receives the pty master', placeholder: 'PATH' },
-    'no-pivot': { type: 'bool', description: 'use MS_MOVE + chroot instead of pivot_root' },
-    'no-new-keyring': { type: 'bool', description: 'keep the calling session keyring' },
-    'preserve-fds': { type: 'string', description: 'pass N extra fds to the container', placeholder: 'N' },
     'no-subreaper': { type: 'bool', ignored: true },
     keep: { type: 'bool', description: 'do not delete the container after it exits (foreground)' },
   },
