@@ -121,11 +121,15 @@ export class ChildSetupError extends TsrunError {
   }
 }
 
-/** `args[0]` was not found in the container: podman maps this wording to exit 127. */
+/**
+ * `args[0]` was not found in the container (podman maps this wording to exit
+ * 127), or, with `permissionDenied`, a path to it exists but is not executable
+ * (runc's `exec: "X": permission denied`, exit 126 in podman).
+ */
 export class ExecNotFoundError extends TsrunError {
   readonly code = 'EXEC_NOT_FOUND' as const;
-  constructor(readonly executable: string) {
-    super(`exec: "${executable}": executable file not found in $PATH`);
+  constructor(readonly executable: string, readonly permissionDenied = false) {
+    super(`exec: "${executable}": ${permissionDenied ? 'permission denied' : 'executable file not found in $PATH'}`);
   }
 }
 
@@ -191,6 +195,7 @@ const ERRNO_MESSAGES: Record<string, string> = {
   E2BIG: 'argument list too long',
   ENOEXEC: 'exec format error',
   ETXTBSY: 'text file busy',
+  ERANGE: 'numerical result out of range',
 };
 
 /** The strerror text for an errno name (what podman and CRI-O match on). */

@@ -234,7 +234,7 @@ int step_resolve_exec(struct ctx *c, const struct step *s)
 		return not_found(c, name, ENOENT);
 	if (strchr(name, '/')) {
 		if (is_executable(name) < 0)
-			return not_found(c, name, errno == EACCES ? EACCES : ENOENT);
+			return errno == EACCES ? not_executable(c, name) : not_found(c, name, ENOENT);
 		free(c->exec_path);
 		c->exec_path = strdup(name);
 		return c->exec_path ? 0 : -1;
@@ -393,6 +393,14 @@ static int open_ptmx(struct ctx *c)
 	int fd = open_in_root(c, "/dev/pts/ptmx", O_RDWR | O_NOCTTY, RESOLVE_NO_SYMLINKS);
 	if (fd < 0)
 		return -1;
+/* A path that exists but cannot be executed: runc's (Go's LookPath) wording, which podman maps to 126. */
+static int not_executable(struct ctx *c, const char *name)
+{
+	doing(c, "exec: \"%s\": permission denied", name);
+	errno = EACCES;
+	return -1;
+}
+
 	struct statfs fs;
 	if (fstatfs(fd, &fs) < 0 || fs.f_type != DEVPTS_SUPER_MAGIC) {
 		close(fd);

@@ -109,6 +109,8 @@ export function helperError(plan: Plan, payload: Buffer): TsrunError {
   if (detail.startsWith('exec: "') && detail.endsWith('executable file not found in $PATH')) {
     return new ExecNotFoundError(detail.slice(7, detail.indexOf('"', 7)));
   }
+  const denied = /^exec: "(.*)": permission denied$/s.exec(detail);
+  if (denied) return new ExecNotFoundError(denied[1]!, true);
   const step = stepIndex !== NO_STEP ? plan.steps[stepIndex] : undefined;
   return new ChildSetupError(stepIndex, step?.op ?? 'helper', step?.field ?? '', errno, errnoName(errno), detail);
 }
