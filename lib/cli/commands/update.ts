@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from '../main.js';
 import { str, type Parsed } from '../args.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, errnoMessage } from '../../errors.js';
 import type { Resources } from '../../spec/types.js';
 import { updateContainer } from '../../runtime/cgroup-ops.js';
 
@@ -32,7 +32,8 @@ function fromFlags(args: Parsed): Resources {
   if (v('memory-swap')) set('memory', (m) => (m.swap = parseBytes('memory-swap', v('memory-swap')!)));
   if (v('kernel-memory')) set('memory', (m) => (m.kernel = parseBytes('kernel-memory', v('kernel-memory')!)));
   if (v('kernel-memory-tcp')) set('memory', (m) => (m.kernelTCP = parseBytes('kernel-memory-tcp', v('kernel-memory-tcp')!)));
-  if (v('cpu-shares')) set('cpu', (c) => (c.shares = num('cpu-shares', v('cpu-shares')!)));
+  if (v('cpu-share') && v('cpu-shares')) throw new UsageError('--cpu-share and --cpu-shares are the same setting: give one');
+  for (const f of ['cpu-share', 'cpu-shares']) if (v(f)) set('cpu', (c) => (c.shares = num(f, v(f)!)));
   if (v('cpu-quota')) set('cpu', (c) => (c.quota = num('cpu-quota', v('cpu-quota')!)));
   if (v('cpu-period')) set('cpu', (c) => (c.period = num('cpu-period', v('cpu-period')!)));
   if (v('cpu-burst')) set('cpu', (c) => (c.burst = num('cpu-burst', v('cpu-burst')!)));
@@ -56,7 +57,8 @@ export const command: Command = {
     'memory-swap': { type: 'string', description: 'memory plus swap limit' },
     'kernel-memory': { type: 'string', description: 'kernel memory limit (cgroup v1, deprecated)' },
     'kernel-memory-tcp': { type: 'string', description: 'kernel TCP buffer limit (cgroup v1, deprecated)' },
-    'cpu-shares': { type: 'string', description: 'CPU shares (relative weight)' },
+    'cpu-share': { type: 'string', description: 'CPU shares (relative weight); runc\'s name' },
+    'cpu-shares': { type: 'string', description: 'CPU shares (relative weight); the same as --cpu-share' },
     'cpu-quota': { type: 'string', description: 'CPU CFS quota in microseconds' },
     'cpu-period': { type: 'string', description: 'CPU CFS period in microseconds' },
     'cpu-burst': { type: 'string', description: 'CPU CFS burst in microseconds' },
@@ -76,12 +78,23 @@ export const command: Command = {
     let resources: Resources;
     const file = str(args, 'resources');
     if (file) {
-      const text = readFileSync(file === '-' ? 0 : file, 'utf8');
+      let text: string;
       try {
-        resources = JSON.parse(text) as Resources;
+        text = readFileSync(file === '-' ? 0 : file, 'utf8');
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        throw new UsageError(`--resources: cannot read ${file === '-' ? 'the standard input' : file}: ${err.code ? `${err.code} (${errnoMessage(err.code)})` : err.message}`);
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
       } catch (e) {
         throw new UsageError(`--resources: invalid JSON: ${(e as Error).message}`);
       }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new UsageError(`--resources: expected a linux.resources JSON object, not ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}`);
+      }
+      resources = parsed as Resources;
     } else resources = fromFlags(args);
     for (const w of updateContainer(ctx.runtime, id, resources)) ctx.log.log('warning', w);
     return 0;
