@@ -49,6 +49,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   update: () => import('./commands/update.js'),
   events: () => import('./commands/events.js'),
   inspect: () => import('./commands/inspect.js'),
+  rootfs: () => import('./commands/rootfs.js'),
 };
 
 const GLOBAL_FLAGS: FlagSpec = {

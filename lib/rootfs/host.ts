@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, chmod, copyFile, lstat, mkdir, open, readlink, realpath, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, lstat, mkdir, open, readdir, readlink, realpath, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { defaultLibraryDirs, isElfMagic, readElf, type ElfInfo } from './elf.js';
@@ -37,6 +37,15 @@ export interface BuildRootfsOptions {
   libraryDirs?: string[];
   /** Content of `/etc/hostname` when the skeleton creates it (default `tsrun`). */
   hostname?: string;
+  /**
+   * Also copy the data files the programs need at run time (Python's
+   * standard library: the `sys.path` directories of each python program,
+   * asked from the host interpreter once). ELF objects found among them
+   * (`lib-dynload/*.so`) bring their own library closure.
+   */
+  withData?: boolean;
+  /** Extra host files or directories (copied recursively, through the store) placed at the same paths. */
+  dataPaths?: string[];
 }
 
 /** One program asked for, as resolved on the host. */
@@ -81,6 +90,8 @@ export interface RootfsReport {
   applets: string[];
   /** Store use, when a store was given. */
   store?: { dir: string; linked: number; copied: number; reused: number };
+  /** Host data directories and files copied (with `withData` or `dataPaths`). */
+  data: string[];
 }
 
 /** The build could not produce a complete rootfs; lists every problem found. */
@@ -274,7 +285,7 @@ interface Closure {
   problems: string[];
 }
 
-async function computeClosure(names: string[], searchPath: string, resolver: LibraryResolver): Promise<Closure> {
+async function computeClosure(names: string[], searchPath: string, resolver: LibraryResolver, extraObjects: string[] = []): Promise<Closure> {
   const closure: Closure = { programs: [], objects: new Set(), problems: [] };
   // Work list of [host path, rpath chain, #! depth]; visited by path.
   const queue: Array<[string, string[], number]> = [];
@@ -311,6 +322,7 @@ async function computeClosure(names: string[], searchPath: string, resolver: Lib
     closure.programs.push(program);
     enqueue(path, [], 0);
   }
+  for (const p of extraObjects) enqueue(p, [], 0);
 
   while (queue.length > 0) {
     const [path, chain, depth] = queue.shift()!;
@@ -462,6 +474,44 @@ class RootfsWriter {
   }
 }
 
+/** Python's own interpreters: `python3`, `python3.11`. */
+const PYTHON_NAME = /^python\d*(\.\d+)?$/;
+
+/**
+ * The data directories a program needs at run time, as the host program
+ * reports them: for Python, its `sys.path` (the standard library and
+ * `lib-dynload`; the empty entry, zip files that do not exist and
+ * site-packages are left out). Other programs have none.
+ */
+export async function programDataDirs(binaries: string[], searchPath = process.env.PATH || DEFAULT_PATH): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const name of binaries) {
+    const path = await findExecutable(name, searchPath);
+    if (!path) continue;
+    const real = await realpath(path);
+    if (!PYTHON_NAME.test(posix.basename(real))) continue;
+    const { stdout } = await execFileAsync(real, ['-S', '-c', 'import sys, json; print(json.dumps(sys.path))'], { env: {} });
+    for (const d of JSON.parse(stdout) as string[]) {
+      if (!d || !isAbsolute(d) || /(site|dist)-packages/.test(d)) continue;
+      if (await lstatOrUndefined(d)) dirs.push(d);
+    }
+  }
+  return dirs;
+}
+
+/** Every regular file under the given host files and directories (symlinks inside are kept by replicate). */
+async function listDataFiles(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (p: string): Promise<void> => {
+    const st = await lstat(p);
+    if (st.isDirectory()) {
+      for (const e of (await readdir(p)).sort()) await walk(join(p, e));
+    } else if (st.isFile() || st.isSymbolicLink()) out.push(p);
+  };
+  for (const p of paths) await walk(p);
+  return out;
+}
+
 /** Where applets go: the host's real `/bin` directory, whatever symlinks lead to it. */
 async function appletDir(): Promise<string> {
   return realpath('/bin').catch(() => '/bin');
@@ -486,7 +536,12 @@ async function appletDir(): Promise<string> {
 export async function buildRootfsFromHost(opts: BuildRootfsOptions): Promise<RootfsReport> {
   const searchPath = opts.searchPath ?? (process.env.PATH || DEFAULT_PATH);
   const resolver = new LibraryResolver(opts.libraryDirs);
-  const closure = await computeClosure(opts.binaries, searchPath, resolver);
+  const data = [...(opts.dataPaths ?? []).map((p) => resolve(p))];
+  if (opts.withData) data.push(...(await programDataDirs(opts.binaries, searchPath)));
+  const dataFiles = await listDataFiles([...new Set(data)]);
+  const dataElf: string[] = [];
+  for (const f of dataFiles) if (/\.so(\.|$)/.test(f) && (await resolver.elf(f).catch(() => undefined))) dataElf.push(f);
+  const closure = await computeClosure(opts.binaries, searchPath, resolver, dataElf);
   if (closure.problems.length > 0) throw new RootfsBuildError(closure.problems);
 
   const dest = resolve(opts.dest);
@@ -496,6 +551,12 @@ export async function buildRootfsFromHost(opts: BuildRootfsOptions): Promise<Roo
 
   const objects = [...closure.objects].sort();
   for (const p of objects) await writer.replicate(p);
+  for (const f of dataFiles) {
+    // A dangling symlink in a data directory (a missing optional module) is left out.
+    await writer.replicate(f).catch((err: unknown) => {
+      if (errCode(err) !== 'ENOENT') throw err;
+    });
+  }
 
   // Merged-/usr hosts (Debian 12) have /bin -> usr/bin: keep that layout so /bin/sh and /usr/bin/sh both work.
   for (const top of MERGED_USR_LINKS) {
@@ -527,6 +588,7 @@ export async function buildRootfsFromHost(opts: BuildRootfsOptions): Promise<Roo
     closure: objects,
     entries: [...writer.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     applets: applets.sort(),
+    data: [...new Set(data)].sort(),
   };
   if (opts.store) report.store = { dir: resolve(opts.store), ...writer.storeStats };
   return report;

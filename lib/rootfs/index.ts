@@ -5,6 +5,8 @@
  */
 export {
   buildRootfsFromHost,
+  buildRootfsFromHost as buildFromHost,
+  programDataDirs,
   buildBusyboxRootfs,
   findExecutable,
   readShebang,
