@@ -272,6 +272,7 @@ static int run_p_step(struct ctx *c, const struct step *s)
 	case OP_JOIN_NS: return join_ns(c, s);
 	case OP_NEW_TIMENS: return new_timens(c, s);
 	case OP_EXEC_FIFO: return exec_fifo(c, s);
+	case OP_CONSOLE_SOCKET: return step_console_socket(c, s);
 	case OP_USER_MAPS:
 		c->uid_map = arg_str(s, 0);
 		c->gid_map = arg_str(s, 1);
@@ -449,6 +450,11 @@ static int do_clone(struct ctx *c, const struct plan *plan, uint32_t at)
 		run_container(c, plan, at + 1, go[0], (flags & CLONE_NEWUSER) != 0);
 	}
 	close(go[0]);
+	/* C has its copy of the console socket; P's must not keep the receiver from seeing EOF. */
+	if (c->console_sock >= 0) {
+		close(c->console_sock);
+		c->console_sock = -1;
+	}
 	forward_to = pid;
 	if (write_user_maps(c, pid) < 0) {
 		int e = errno;
@@ -489,6 +495,7 @@ static int helper_main(int argc, char **argv, char **envp)
 
 	static struct ctx c = { .root_fd = -1, .fifo_fd = -1, .sysctl_proc_fd = -1, .devnull_fd = -1 };
 	c.sync_fd = (int)sync_fd;
+	c.console_sock = -1;
 	c.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c.proc_fd < 0)
 		die_startup(c.sync_fd, errno, "open /proc");
@@ -510,6 +517,9 @@ static int helper_main(int argc, char **argv, char **envp)
 		send_error(c.sync_fd, NO_STEP, EINVAL, d);
 		return 1;
 	}
+	for (uint32_t i = 0; i < plan.count; i++)
+		if (plan.steps[i].op == OP_ROOTFS)
+			c.has_rootfs = 1;
 	for (uint32_t i = 0; i < clone_at; i++) {
 		c.detail[0] = 0;
 		if (run_p_step(&c, &plan.steps[i]) < 0) {

@@ -24,6 +24,7 @@ static const struct op_sig OPS[] = {
 	{ OP_EXEC_FIFO, "EXEC_FIFO", 'P', 1, { "path" }, { S } },
 	{ OP_USER_MAPS, "USER_MAPS", 'P', 3, { "uidMap", "gidMap", "setgroups" }, { S, S, S } },
 	{ OP_CLONE, "CLONE", 'P', 2, { "flags", "detached" }, { U, U } },
+	{ OP_CONSOLE_SOCKET, "CONSOLE_SOCKET", 'P', 1, { "path" }, { S } },
 	{ OP_ROOTFS, "ROOTFS", 'C', 2, { "propagation", "rootfs" }, { U, S } },
 	{ OP_MOUNT, "MOUNT", 'C', 9,
 	  { "source", "dest", "fstype", "flags", "data", "propagation", "attrSet", "attrClr", "kind" },

@@ -25,6 +25,7 @@ enum op {
 	OP_EXEC_FIFO = 5,
 	OP_USER_MAPS = 6,
 	OP_CLONE = 7,
+	OP_CONSOLE_SOCKET = 9,
 	OP_ROOTFS = 20,
 	OP_MOUNT = 21,
 	OP_MKNOD = 22,

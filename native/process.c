@@ -433,6 +433,25 @@ out:;
 	return fd;
 }
 
+/*
+ * CONSOLE_SOCKET (P, before the clone and any JOIN_NS): connects to the
+ * console socket in the host, where its path means what the caller meant
+ * (an exec helper that joined the container's mount namespace, or a C in a
+ * new user namespace, could not reach it). C inherits it for CONSOLE.
+ */
+int step_console_socket(struct ctx *c, const struct step *s)
+{
+	const char *path = arg_str(s, 0);
+	doing(c, "console: connect to \"%s\"", path);
+	int fd = connect_console_socket(path);
+	if (fd < 0)
+		return -1;
+	if (c->console_sock >= 0)
+		close(c->console_sock);
+	c->console_sock = fd;
+	return 0;
+}
+
 int step_console(struct ctx *c, const struct step *s)
 {
 	const char *sockpath = arg_str(s, 0);
@@ -457,19 +476,30 @@ int step_console(struct ctx *c, const struct step *s)
 		if (ioctl(peer, TIOCSWINSZ, &ws) < 0)
 			goto out;
 	}
-	doing(c, "console: bind the pty on \"/dev/console\"");
-	target = console_target(c);
-	if (target < 0)
-		goto out;
-	char src[32];
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", peer);
-	if (mount_on_fd(src, target, NULL, MS_BIND, NULL) < 0)
-		goto out;
-	doing(c, "console: connect to \"%s\"", sockpath);
-	sock = connect_console_socket(sockpath);
+	/* Only a new container gets its /dev/console: an exec leaves the container's alone. */
+	if (c->has_rootfs) {
+		doing(c, "console: bind the pty on \"/dev/console\"");
+		target = console_target(c);
+		if (target < 0)
+			goto out;
+		char src[32];
+		snprintf(src, sizeof(src), "/proc/self/fd/%d", peer);
+		if (mount_on_fd(src, target, NULL, MS_BIND, NULL) < 0)
+			goto out;
+	}
+	if (*sockpath) {
+		doing(c, "console: connect to \"%s\"", sockpath);
+		sock = connect_console_socket(sockpath);
+	} else {
+		doing(c, "console: use the socket CONSOLE_SOCKET connected");
+		sock = c->console_sock;
+		c->console_sock = -1;
+		if (sock < 0)
+			errno = EBADF;
+	}
 	if (sock < 0)
 		goto out;
-	doing(c, "console: send the pty master to \"%s\"", sockpath);
+	doing(c, "console: send the pty master to the console socket");
 	if (send_master(sock, master) < 0)
 		goto out;
 	doing(c, "console: make the pty the stdio and the controlling terminal");

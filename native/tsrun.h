@@ -32,6 +32,8 @@ struct ctx {
 	int devnull_fd;	      /* the host's /dev/null, verified 1:3, O_PATH */
 	int root_fd;	      /* in-root paths resolve from here; opened lazily as "/" */
 	int fifo_fd;	      /* EXEC_FIFO, O_PATH */
+	int console_sock;     /* CONSOLE_SOCKET: connected to --console-socket before the clone */
+	int has_rootfs;       /* the plan has a ROOTFS step (create, not exec): CONSOLE binds /dev/console */
 	int sysctl_proc_fd;   /* a private procfs instance for SYSCTL */
 	int cap_last_cap;
 	const char *uid_map, *gid_map, *setgroups;
@@ -82,6 +84,7 @@ int step_resolve_exec(struct ctx *c, const struct step *s);
 int step_wait_start(struct ctx *c);
 int step_exec(struct ctx *c, const struct step *s);
 int step_console(struct ctx *c, const struct step *s);
+int step_console_socket(struct ctx *c, const struct step *s);
 int step_sync(struct ctx *c, const struct step *s);
 
 /* hook.c */

@@ -309,6 +309,16 @@ function preCloneSteps(proc: Process | undefined): PlanStep[] {
   return steps;
 }
 
+/**
+ * `--console-socket`: connected by the helper in the host, before any
+ * namespace is joined, so the path means what the caller meant (an exec joins
+ * the container's mount namespace; a new user namespace may not reach it).
+ */
+function consoleSocketStep(proc: Process | undefined, ctx: PlanContext): PlanStep[] {
+  if (!proc?.terminal || !ctx.consoleSocket) return [];
+  return [step('CONSOLE_SOCKET', { path: ctx.consoleSocket }, '--console-socket', 'connects to the caller\'s console socket in the host, before any namespace is joined; the container process sends the pty master over it')];
+}
+
 /** Compiles a config into the plan of a new container. Throws SpecError on what cannot be compiled. */
 export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
   const issues: SpecIssue[] = [];
@@ -323,6 +333,7 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
 
   // --- in the helper, in the host, before the clone ---
   steps.push(...preCloneSteps(proc));
+  steps.push(...consoleSocketStep(proc, ctx));
   if (ctx.execFifo) steps.push(step('EXEC_FIFO', { path: ctx.execFifo }, '(runtime)', 'opens the exec fifo before any namespace is joined, so the container init can later wait on it'));
   for (const type of NAMESPACE_JOIN_ORDER) {
     const ns = namespaces.find((n) => n.type === type && n.path);
@@ -372,7 +383,7 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
     }
   }
   if (proc?.terminal && ctx.consoleSocket) {
-    steps.push(step('CONSOLE', { socket: ctx.consoleSocket, rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 }, 'process.terminal', 'allocates the pty inside the container, sends its master to the console socket and makes the peer /dev/console and the stdio'));
+    steps.push(step('CONSOLE', { socket: '', rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 }, 'process.terminal', 'allocates the pty inside the container, sends its master to the console socket and makes the peer /dev/console and the stdio'));
   }
   const createHooks = hookSteps(spec, 'createContainer');
   if (ctx.hostHooks || createHooks.length) {
@@ -424,7 +435,7 @@ export interface ExecTarget {
 /** Compiles the plan of `tsrun exec`: join every namespace of the container, then the process steps. */
 export function compileExecPlan(proc: Process, target: ExecTarget, ctx: PlanContext): Plan {
   const issues: SpecIssue[] = [];
-  const steps: PlanStep[] = [...preCloneSteps(proc)];
+  const steps: PlanStep[] = [...preCloneSteps(proc), ...consoleSocketStep(proc, ctx)];
   const nsDir = target.nsDir ?? `/proc/${target.initPid}/ns`;
   for (const type of NAMESPACE_JOIN_ORDER) {
     if (!target.namespaces.includes(type)) continue;
@@ -432,6 +443,9 @@ export function compileExecPlan(proc: Process, target: ExecTarget, ctx: PlanCont
   }
   steps.push(step('CLONE', { flags: 0, detached: ctx.detached ? 1 : 0 }, '(exec)', 'forks the process inside the joined namespaces (a pid namespace applies to children only)'));
   if (proc.terminal) steps.push(step('SETSID', {}, 'process.terminal', 'starts a new session for the terminal'));
+  if (proc.terminal && ctx.consoleSocket) {
+    steps.push(step('CONSOLE', { socket: '', rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 }, 'process.terminal', 'allocates a pty in the container\'s devpts, sends its master to the console socket and makes the peer the stdio (the container\'s /dev/console is left alone)'));
+  }
   steps.push(...processSteps(proc, ctx, issues, { create: false, startHooks: [] }));
   if (issues.length) throw new SpecError(issues, 'process');
   return { steps };

@@ -40,6 +40,7 @@ export function describeStep(s: PlanStep): string {
     case 'JOIN_NS': return `${cloneFlagNames(Number(s.args.nstype))} ${s.args.path}`;
     case 'NEW_TIMENS': return s.args.offsets.trim().replace(/\n/g, '; ') || 'no offsets';
     case 'EXEC_FIFO': return s.args.path;
+    case 'CONSOLE_SOCKET': return s.args.path;
     case 'USER_MAPS': return `uid_map ${q(s.args.uidMap.trim())} gid_map ${q(s.args.gidMap.trim())}${s.args.setgroups ? ` setgroups ${s.args.setgroups}` : ''}`;
     case 'CLONE': return `${cloneFlagNames(Number(s.args.flags))}${Number(s.args.detached) ? ' |CLONE_PARENT' : ''}`;
     case 'ROOTFS': return `${s.args.rootfs} (/ propagation ${msFlagNames(Number(s.args.propagation))})`;
@@ -84,7 +85,7 @@ export function describeStep(s: PlanStep): string {
     case 'SECCOMP': return `${s.args.program.length / 8} BPF instructions, flags 0x${Number(s.args.flags).toString(16)}`;
     case 'RESOLVE_EXEC': return `${q(s.args.name)} in PATH ${q(s.args.path)}`;
     case 'EXEC': return `${JSON.stringify(s.args.argv)} (${s.args.env.length} env vars, fds >= ${s.args.keepFds} closed)`;
-    case 'CONSOLE': return `${s.args.socket}${Number(s.args.rows) ? ` size ${s.args.cols}x${s.args.rows}` : ''}`;
+    case 'CONSOLE': return `${s.args.socket || 'the CONSOLE_SOCKET socket'}${Number(s.args.rows) ? ` size ${s.args.cols}x${s.args.rows}` : ''}`;
   }
 }
 

@@ -54,6 +54,12 @@ export interface CreateOptions {
   detached: boolean;
   /** The container's fds 0-2 (default: tsrun's own). */
   stdio?: StdioOptions;
+  /** Rewrites the compiled plan before it is sent (the overlay rootfs); gets the container's state dir. */
+  rewritePlan?: (plan: Plan, stateDir: string) => Plan;
+  /** A cgroup made (and its resources applied) in advance, the fast path's pool: used as is and kept at delete. */
+  cgroup?: CgroupManager;
+  /** A helper spawned in advance (the fast path), already in `cgroup`; its stdio is the container's. */
+  helper?: HelperHandle;
 }
 
 /** A container right after create. */
@@ -250,14 +256,16 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
   const undo: (() => unknown)[] = [() => st.remove(opts.id)];
   let helper: HelperHandle | undefined;
   try {
-    const cg = createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.systemdCgroup });
-    cg.create();
-    undo.push(() => cg.destroy());
-    warnings.push(...cg.apply(resourcesWithDevices(spec)));
+    const cg = opts.cgroup ?? createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.systemdCgroup });
+    if (!opts.cgroup) {
+      cg.create();
+      undo.push(() => cg.destroy());
+      warnings.push(...cg.apply(resourcesWithDevices(spec)));
+    }
 
     const hostHooks = Boolean(spec.hooks?.prestart?.length || spec.hooks?.createRuntime?.length);
     const seccomp = seccompFor(st, spec, warnings);
-    const plan = compilePlan(spec, {
+    const compiled = compilePlan(spec, {
       seccomp,
       bundle,
       execFifo: st.fifoPath(opts.id),
@@ -269,6 +277,7 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       hostHooks,
       cgroupMounts: cgroupMountLayout(cg),
     });
+    const plan = opts.rewritePlan ? opts.rewritePlan(compiled, dir) : compiled;
 
     const namespaces = (spec.linux?.namespaces ?? []).map((n) => n.type);
     const saved: SavedState = {
@@ -288,9 +297,10 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       namespaces,
       privatePidNs: (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
       rootless: false,
+      ...(opts.cgroup ? { pooledCgroup: true } : {}),
     };
 
-    helper = spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved });
+    helper = opts.helper ?? spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved });
     const h = helper;
     undo.push(() => {
       if (saved.initPid && isProcessAlive(saved.initPid, saved.initStartTime)) process.kill(saved.initPid, 'SIGKILL');
@@ -298,7 +308,7 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       return waitForExit(saved.initPid, saved.initStartTime, 5000);
     });
     if (!h.child.pid) throw new InternalError('could not start tsrun-init');
-    cg.addProcess(h.child.pid);
+    if (!opts.helper) cg.addProcess(h.child.pid);
     sendPlan(h, plan);
 
     const initPid = await handshake(h, plan, (pid) => {
@@ -494,7 +504,7 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
     // Without its own pid namespace, the init's death does not end the other processes.
     await cg.killAll(9);
   }
-  if (cg) await cg.destroy();
+  if (cg && !saved.pooledCgroup) await cg.destroy();
   st.remove(id);
   try {
     await runHooks('poststop', saved.config.hooks?.poststop, stateJson(saved, 'stopped'));

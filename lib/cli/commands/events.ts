@@ -33,7 +33,14 @@ export const command: Command = {
       emit();
       return 0;
     }
-    let ooms = containerOomCount(ctx.runtime, id);
+    const oomCount = () => {
+      try {
+        return containerOomCount(ctx.runtime, id);
+      } catch {
+        return 0; // deleted meanwhile
+      }
+    };
+    let ooms = oomCount();
     let next = Date.now();
     for (;;) {
       let state;
@@ -42,12 +49,25 @@ export const command: Command = {
       } catch {
         return 0;
       }
-      if (state.status === 'stopped') return 0;
-      const now = containerOomCount(ctx.runtime, id);
+      // OOM kills first: an init killed by the OOM killer stops the container, and its oom event must still be told.
+      const now = oomCount();
       if (now > ooms) out(JSON.stringify({ type: 'oom', id }) + '\n');
-      ooms = now;
+      ooms = Math.max(ooms, now);
+      if (state.status === 'stopped') return 0;
       if (Date.now() >= next) {
-        emit();
+        try {
+          emit();
+        } catch (e) {
+          // The container stopped (or was deleted) between the state check and the read: the stream ends.
+          let stopped = true;
+          try {
+            stopped = containerState(ctx.runtime, id).status === 'stopped';
+          } catch {
+            /* gone */
+          }
+          if (stopped) continue;
+          throw e;
+        }
         next = Date.now() + interval;
       }
       await new Promise((r) => setTimeout(r, Math.min(interval, 200)));

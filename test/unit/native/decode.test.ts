@@ -77,6 +77,8 @@ function everyOpPlan(): Plan {
       s('WAIT_START', {}),
       s('SETSID', {}),
       s('CONSOLE', { socket: '/run/console.sock', rows: 24, cols: 80 }),
+      s('CONSOLE', { socket: '', rows: 0, cols: 0 }),
+      s('CONSOLE_SOCKET', { path: '/run/console.sock' }),
       s('EXEC', { argv: ['sh', '-c', 'echo "$HOME"'], env: ['PATH=/bin', 'HOME=/root', 'X='], keepFds: 3 }),
       s('SECCOMP', { flags: 8, program: new Uint8Array(0) }),
     ],
