@@ -17,6 +17,7 @@ import {
 import { pauseContainer, resumeContainer, updateContainer, containerStats } from './cgroup-ops.js';
 import type { HelperHandle } from './helper.js';
 import { isProcessAlive, waitForExit } from './proc.js';
+import { overlayPlan } from './overlay.js';
 
 /** How a container's fd 0, 1 or 2 is connected. */
 export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
@@ -38,6 +39,12 @@ export interface ContainerOptions {
   signal?: AbortSignal;
   /** Receives warnings (unknown capabilities, kernel memory on cgroup v1, ...). */
   onWarning?: (message: string) => void;
+  /**
+   * A writable root on a read-only rootfs: overlayfs with the rootfs as the
+   * lower layer and an upper layer of this container's own (under its state
+   * dir, removed at delete). The rootfs itself is never written.
+   */
+  overlay?: boolean;
 }
 
 /** How a process ended: an exit code, or the signal that killed it. */
@@ -105,6 +112,7 @@ export class Container extends EventEmitter {
       rootfs: opts.rootfs,
       detached: false,
       stdio: stdioArray(opts.stdio),
+      rewritePlan: opts.overlay ? overlayPlan : undefined,
     });
     for (const w of created.warnings) opts.onWarning?.(w);
     const c = new Container(opts.id, ctx, created.helper);

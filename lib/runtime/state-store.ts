@@ -36,6 +36,8 @@ export interface SavedState {
   /** The container has its own pid namespace: killing init kills everything. */
   privatePidNs: boolean;
   rootless: boolean;
+  /** The cgroup belongs to a pool (the fast path): delete leaves it for the pool to reset and reuse. */
+  pooledCgroup?: boolean;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_+.-]+$/;

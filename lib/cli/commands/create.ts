@@ -2,6 +2,7 @@ import type { Command } from '../main.js';
 import type { FlagSpec } from '../args.js';
 import { bool, expectArgs, int, str } from '../args.js';
 import { createContainerProcess } from '../../runtime/lifecycle.js';
+import { overlayPlan } from '../../runtime/overlay.js';
 
 /** The flags `create` and `run` share (runc's names; engines pass them to both). */
 export const CREATE_FLAGS: FlagSpec = {
@@ -13,6 +14,7 @@ export const CREATE_FLAGS: FlagSpec = {
   'preserve-fds': { type: 'string', description: 'pass N extra fds (3 .. 3+N-1) to the container', placeholder: 'N' },
   detach: { type: 'bool', short: 'd', ignored: true },
   'pidfd-socket': { type: 'string', ignored: true },
+  overlay: { type: 'bool', description: 'writable root: overlayfs on the read-only rootfs, with an upper layer of the container\'s own (removed at delete)' },
 };
 
 export const command: Command = {
@@ -30,6 +32,7 @@ export const command: Command = {
       noNewKeyring: bool(args, 'no-new-keyring'),
       preserveFds: int(args, 'preserve-fds'),
       detached: true,
+      rewritePlan: bool(args, 'overlay') ? overlayPlan : undefined,
     });
     for (const w of created.warnings) ctx.log.log('warning', w);
     return 0;

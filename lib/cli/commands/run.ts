@@ -2,6 +2,7 @@ import type { Command } from '../main.js';
 import { CREATE_FLAGS } from './create.js';
 import { bool, expectArgs, int, str } from '../args.js';
 import { createContainerProcess, deleteContainer, startContainer, waitAttached } from '../../runtime/lifecycle.js';
+import { overlayPlan } from '../../runtime/overlay.js';
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
@@ -26,6 +27,7 @@ export const command: Command = {
       noNewKeyring: bool(args, 'no-new-keyring'),
       preserveFds: int(args, 'preserve-fds'),
       detached: detach,
+      rewritePlan: bool(args, 'overlay') ? overlayPlan : undefined,
     });
     for (const w of created.warnings) ctx.log.log('warning', w);
     const initPid = created.state.initPid;
