@@ -227,6 +227,14 @@ static int not_found(struct ctx *c, const char *name, int err)
 	return -1;
 }
 
+/* A path that exists but cannot be executed: runc's (Go's LookPath) wording, which podman maps to 126. */
+static int not_executable(struct ctx *c, const char *name)
+{
+	doing(c, "exec: \"%s\": permission denied", name);
+	errno = EACCES;
+	return -1;
+}
+
 int step_resolve_exec(struct ctx *c, const struct step *s)
 {
 	const char *name = arg_str(s, 0), *path = arg_str(s, 1);
@@ -393,14 +401,6 @@ static int open_ptmx(struct ctx *c)
 	int fd = open_in_root(c, "/dev/pts/ptmx", O_RDWR | O_NOCTTY, RESOLVE_NO_SYMLINKS);
 	if (fd < 0)
 		return -1;
-/* A path that exists but cannot be executed: runc's (Go's LookPath) wording, which podman maps to 126. */
-static int not_executable(struct ctx *c, const char *name)
-{
-	doing(c, "exec: \"%s\": permission denied", name);
-	errno = EACCES;
-	return -1;
-}
-
 	struct statfs fs;
 	if (fstatfs(fd, &fs) < 0 || fs.f_type != DEVPTS_SUPER_MAGIC) {
 		close(fd);
