@@ -20,3 +20,5 @@ export * as security from './security/index.js';
 export * as sys from './sys/index.js';
 export * as inspect from './inspect/index.js';
 export { runPlan } from './runtime/run-plan.js';
+export { FastRunner } from './runtime/fast.js';
+export type { FastRunnerOptions } from './runtime/fast.js';
