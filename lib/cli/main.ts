@@ -152,7 +152,10 @@ export async function main(argv: string[]): Promise<number> {
       log,
       rootless,
     };
-    return await command.run(ctx, args);
+    log.log('debug', `tsrun ${verb}: ${JSON.stringify(rest)} (root ${ctx.runtime.root ?? 'default'}${ctx.runtime.systemdCgroup ? ', systemd cgroup driver' : ''})`);
+    const status = await command.run(ctx, args);
+    log.log('debug', `tsrun ${verb}: exit status ${status}`);
+    return status;
   } catch (e) {
     reportError(log, e);
     return failureStatus;
