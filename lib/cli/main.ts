@@ -50,6 +50,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   events: () => import('./commands/events.js'),
   inspect: () => import('./commands/inspect.js'),
   rootfs: () => import('./commands/rootfs.js'),
+  debug: () => import('./commands/debug.js'),
 };
 
 const GLOBAL_FLAGS: FlagSpec = {
