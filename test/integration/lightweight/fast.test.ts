@@ -1,0 +1,44 @@
+/**
+ * The fast path: containers through pooled cgroups and warm helpers, on a
+ * read-only rootfs used in place, without a network namespace; the pool is
+ * reused (the same cgroup serves several containers) and removed on close.
+ */
+import t from 'tap';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { FastRunner } from '../../../lib/index.js';
+import { makeBundle } from '../../helpers/bundle.js';
+import { makeStateRoot } from '../../helpers/cli.js';
+import { guardLeaks } from '../../helpers/leaks.js';
+
+t.test('FastRunner runs containers correctly and leaves nothing', async (tt) => {
+  await guardLeaks(tt);
+  const bundle = await makeBundle({ args: ['/bin/true'] });
+  const state = await makeStateRoot();
+  tt.teardown(async () => {
+    await state.cleanup();
+    await bundle.cleanup();
+  });
+  const runner = await FastRunner.open({ bundle: bundle.dir, root: state.root, poolSize: 2, stdio: 'ignore' });
+  let closed = false;
+  tt.teardown(async () => {
+    if (!closed) await runner.close();
+  });
+  const dirs = runner.cgroups.flatMap((c) => Object.values(c.paths));
+  tt.ok(dirs.length > 0 && dirs.every((d) => existsSync(d)), 'pool cgroups exist');
+
+  tt.same(await runner.run(), { exitCode: 0, signal: null });
+  tt.same(await runner.run({ args: ['/bin/sh', '-c', 'exit 7'] }), { exitCode: 7, signal: null });
+  tt.same(await runner.run({ args: ['/bin/sh', '-c', 'touch /x 2>/dev/null && exit 1; exit 0'] }), { exitCode: 0, signal: null }, 'the rootfs is read-only');
+  const hostNet = readlinkSync('/proc/self/ns/net');
+  tt.same(await runner.run({ args: ['/bin/sh', '-c', `test "$(readlink /proc/self/ns/net)" = "${hostNet}"`] }), { exitCode: 0, signal: null }, 'no network namespace by default');
+  tt.same(await runner.run({ args: ['/bin/sh', '-c', 'test "$(cat /proc/1/cmdline | tr -d "\\0")" = "/bin/sh-ctest1"; test $$ = 1'] }), { exitCode: 0, signal: null }, 'its own pid namespace');
+  // Several at once: more than the pool, so some wait for a slot.
+  const many = await Promise.all(Array.from({ length: 5 }, (_, i) => runner.run({ args: ['/bin/sh', '-c', `exit ${i}`] })));
+  tt.same(many.map((s) => s.exitCode), [0, 1, 2, 3, 4]);
+  tt.same(readdirSync(state.root).filter((n) => !n.startsWith('@')), [], 'every container deleted');
+  tt.ok(dirs.every((d) => existsSync(d)), 'pool cgroups kept between containers');
+  await runner.close();
+  closed = true;
+  tt.ok(dirs.every((d) => !existsSync(d)), 'pool cgroups removed on close');
+  await tt.rejects(runner.run(), /closed/);
+});

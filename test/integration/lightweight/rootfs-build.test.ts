@@ -1,0 +1,48 @@
+/**
+ * `tsrun rootfs build --from-host`: a slim rootfs of host binaries whose files
+ * are hard links into a content store, so two builds share inodes; with
+ * `--with-data`, Python's standard library comes along and python runs in it.
+ */
+import t from 'tap';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rootfs } from '../../../lib/index.js';
+import { tsrunCli } from '../../helpers/cli.js';
+import { guardLeaks } from '../../helpers/leaks.js';
+
+t.test('two CLI builds share one inode per file through the store', async (tt) => {
+  await guardLeaks(tt);
+  const dir = await mkdtemp(join(tmpdir(), 'tsrun-test-slim-'));
+  tt.teardown(() => rm(dir, { recursive: true, force: true }));
+  const store = join(dir, 'store');
+  for (const name of ['a', 'b']) {
+    const r = await tsrunCli(['rootfs', 'build', '--from-host', 'sh,ls', '--store', store, join(dir, name)]);
+    tt.equal(r.code, 0, r.stderr);
+    tt.match(r.stdout, /hard links/);
+  }
+  const lsA = await stat(join(dir, 'a', 'usr', 'bin', 'ls'));
+  const lsB = await stat(join(dir, 'b', 'usr', 'bin', 'ls'));
+  tt.equal(lsA.ino, lsB.ino, 'same inode in both rootfs');
+  tt.ok(lsA.nlink >= 3, 'the store and both rootfs link it');
+  tt.ok(existsSync(join(dir, 'a', 'etc', 'passwd')), 'skeleton written');
+  const bad = await tsrunCli(['rootfs', 'build', '--from-host', 'no-such-program-xyz', join(dir, 'c')]);
+  tt.equal(bad.code, 1);
+  tt.match(bad.stderr, /no-such-program-xyz: executable not found/);
+  const usage = await tsrunCli(['rootfs', 'build', join(dir, 'c')]);
+  tt.equal(usage.code, 1);
+});
+
+t.test('library: buildFromHost with data copies python\'s sys.path', { skip: existsSync('/usr/bin/python3') ? false : 'no /usr/bin/python3' }, async (tt) => {
+  await guardLeaks(tt);
+  const dir = await mkdtemp(join(tmpdir(), 'tsrun-test-slim-py-'));
+  tt.teardown(() => rm(dir, { recursive: true, force: true }));
+  const report = await rootfs.buildFromHost({ dest: join(dir, 'py'), binaries: ['/usr/bin/python3'], store: join(dir, 'store'), withData: true });
+  tt.ok(report.data.some((d) => /python3\.\d+$/.test(d)), `stdlib among ${report.data.join(', ')}`);
+  tt.ok(report.data.every((d) => !/(site|dist)-packages/.test(d)), 'no site-packages');
+  tt.equal(report.store?.copied, 0, 'every file hard-linked');
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<string>((res, rej) => execFile('chroot', [join(dir, 'py'), '/usr/bin/python3', '-c', 'import json, ctypes, encodings; print("py ok")'], (e, so) => (e ? rej(e) : res(so))));
+  tt.equal(out, 'py ok\n');
+});
