@@ -273,6 +273,8 @@ static int run_p_step(struct ctx *c, const struct step *s)
 	case OP_NEW_TIMENS: return new_timens(c, s);
 	case OP_EXEC_FIFO: return exec_fifo(c, s);
 	case OP_CONSOLE_SOCKET: return step_console_socket(c, s);
+	case OP_IDMAP_TREE: return step_idmap_tree(c, s);
+	case OP_ID_MAP_TOOLS: return step_map_tools(c, s);
 	case OP_USER_MAPS:
 		c->uid_map = arg_str(s, 0);
 		c->gid_map = arg_str(s, 1);
@@ -331,6 +333,7 @@ static int run_c_step(struct ctx *c, const struct step *s)
 		doing(c, "setsid");
 		return setsid() < 0 ? -1 : 0;
 	case OP_CONSOLE: return step_console(c, s);
+	case OP_MOUNT_TREE: return step_mount_tree(c, s);
 	}
 	errno = EINVAL;
 	doing(c, "run op %u in the container", s->op);
@@ -368,6 +371,7 @@ static void run_container(struct ctx *c, const struct plan *plan, uint32_t first
 	if (n != 1)
 		_exit(1); /* P failed before letting C go and has reported it */
 	close(go_fd);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* it may have been dumpable for newuidmap (do_clone) */
 	/*
 	 * A process born in a new user namespace keeps its host ids, which the
 	 * new maps do not cover (it shows as the overflow id): it becomes root of
@@ -401,10 +405,16 @@ static int write_user_maps(struct ctx *c, pid_t pid)
 {
 	if (c->setgroups && *c->setgroups && write_proc_file(c, pid, "setgroups", c->setgroups) < 0)
 		return -1;
-	if (c->uid_map && *c->uid_map && write_proc_file(c, pid, "uid_map", c->uid_map) < 0)
-		return -1;
-	if (c->gid_map && *c->gid_map && write_proc_file(c, pid, "gid_map", c->gid_map) < 0)
-		return -1;
+	if (c->uid_map && *c->uid_map) {
+		if (c->newuidmap && *c->newuidmap ? run_map_tool(c, c->newuidmap, pid, c->uid_map) < 0
+						  : write_proc_file(c, pid, "uid_map", c->uid_map) < 0)
+			return -1;
+	}
+	if (c->gid_map && *c->gid_map) {
+		if (c->newgidmap && *c->newgidmap ? run_map_tool(c, c->newgidmap, pid, c->gid_map) < 0
+						  : write_proc_file(c, pid, "gid_map", c->gid_map) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -441,8 +451,19 @@ static int do_clone(struct ctx *c, const struct plan *plan, uint32_t at)
 	if (!detached)
 		set_forwarding(1);
 	fflush(NULL);
+	/*
+	 * An unprivileged P (and newuidmap/newgidmap, which check that the caller
+	 * owns /proc/<C>) can write C's maps only if /proc/<C> is owned by the
+	 * caller, which a non-dumpable process's is not (it shows as root): C is
+	 * born dumpable and turns non-dumpable as soon as P lets it go, before
+	 * any step.
+	 */
+	if ((flags & CLONE_NEWUSER) && geteuid() != 0)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	doing(c, "clone(0x%llx)", (unsigned long long)flags);
 	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags, NULL, NULL, NULL, 0);
+	if (pid != 0)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {

@@ -578,3 +578,42 @@ int step_root_propagation(struct ctx *c, const struct step *s)
 	doing(c, "set the propagation of \"/\" to 0x%llx", (unsigned long long)flags);
 	return mount(NULL, "/", NULL, (unsigned long)flags, NULL);
 }
+
+/*
+ * MOUNT_TREE: attaches a detached mount P prepared (IDMAP_TREE) at dest in
+ * the root, then applies the remaining flags with a bind remount, and the
+ * propagation and recursive attributes, as MOUNT does for a bind.
+ */
+int step_mount_tree(struct ctx *c, const struct step *s)
+{
+	uint64_t tree = arg_u64(s, 0);
+	const char *dest = arg_str(s, 1);
+	unsigned long flags = (unsigned long)arg_u64(s, 2) & ~(unsigned long)(PROPAGATION_FLAGS | MS_BIND | MS_REC | MS_REMOUNT);
+	uint64_t propagation = arg_u64(s, 3), attr_set = arg_u64(s, 4), attr_clr = arg_u64(s, 5), kind = arg_u64(s, 6);
+	doing(c, "attach idmapped mount %llu on \"%s\"", (unsigned long long)tree, dest);
+	if (tree >= c->ntrees) {
+		errno = EINVAL;
+		return -1;
+	}
+	doing(c, "attach idmapped mount on \"%s\": create or open the destination", dest);
+	int fd = open_in_root_create(c, dest, kind == 1, 1);
+	if (fd < 0)
+		return -1;
+	if (check_dest(fd, "") < 0)
+		return close_keep_errno(fd);
+	doing(c, "attach idmapped mount on \"%s\" (move_mount)", dest);
+	if (move_mount(c->trees[tree], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return close_keep_errno(fd);
+	close(fd);
+	close(c->trees[tree]);
+	c->trees[tree] = -1;
+	if (flags) {
+		doing(c, "remount the idmapped mount on \"%s\"", dest);
+		fd = reopen_dest(c, dest);
+		if (fd < 0 || remount_bind(fd, NULL, flags) < 0)
+			return close_keep_errno(fd);
+		close(fd);
+	}
+	doing(c, "set propagation and attributes of \"%s\"", dest);
+	return mount_after(c, dest, propagation, attr_set, attr_clr);
+}

@@ -24,6 +24,8 @@ static const struct op_sig OPS[] = {
 	{ OP_EXEC_FIFO, "EXEC_FIFO", 'P', 1, { "path" }, { S } },
 	{ OP_USER_MAPS, "USER_MAPS", 'P', 3, { "uidMap", "gidMap", "setgroups" }, { S, S, S } },
 	{ OP_CLONE, "CLONE", 'P', 2, { "flags", "detached" }, { U, U } },
+	{ OP_IDMAP_TREE, "IDMAP_TREE", 'P', 4, { "source", "uidMap", "gidMap", "recursive" }, { S, S, S, U } },
+	{ OP_ID_MAP_TOOLS, "ID_MAP_TOOLS", 'P', 2, { "newuidmap", "newgidmap" }, { S, S } },
 	{ OP_CONSOLE_SOCKET, "CONSOLE_SOCKET", 'P', 1, { "path" }, { S } },
 	{ OP_ROOTFS, "ROOTFS", 'C', 2, { "propagation", "rootfs" }, { U, S } },
 	{ OP_MOUNT, "MOUNT", 'C', 9,
@@ -55,6 +57,8 @@ static const struct op_sig OPS[] = {
 	{ OP_EXEC, "EXEC", 'C', 3, { "argv", "env", "keepFds" }, { L, L, U } },
 	{ OP_SETSID, "SETSID", 'C', 0, { 0 }, { 0 } },
 	{ OP_CONSOLE, "CONSOLE", 'C', 3, { "socket", "rows", "cols" }, { S, U, U } },
+	{ OP_MOUNT_TREE, "MOUNT_TREE", 'C', 7, { "tree", "dest", "flags", "propagation", "attrSet", "attrClr", "kind" },
+	  { U, S, U, U, U, U, U } },
 };
 
 static const char *const TYPE_NAMES[] = { "?", "u64", "str", "strs", "bytes" };

@@ -25,6 +25,8 @@ enum op {
 	OP_EXEC_FIFO = 5,
 	OP_USER_MAPS = 6,
 	OP_CLONE = 7,
+	OP_IDMAP_TREE = 16,
+	OP_ID_MAP_TOOLS = 17,
 	OP_CONSOLE_SOCKET = 9,
 	OP_ROOTFS = 20,
 	OP_MOUNT = 21,
@@ -54,6 +56,7 @@ enum op {
 	OP_EXEC = 45,
 	OP_SETSID = 46,
 	OP_CONSOLE = 47,
+	OP_MOUNT_TREE = 60,
 };
 
 /* Signature of one op: its name, who runs it, its arguments' names and types. */

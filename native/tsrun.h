@@ -37,6 +37,9 @@ struct ctx {
 	int sysctl_proc_fd;   /* a private procfs instance for SYSCTL */
 	int cap_last_cap;
 	const char *uid_map, *gid_map, *setgroups;
+	const char *newuidmap, *newgidmap; /* ID_MAP_TOOLS: run these for C instead of writing the maps ("" = write) */
+	int *trees;	      /* IDMAP_TREE: detached idmapped mounts, for MOUNT_TREE */
+	uint32_t ntrees;
 	uint8_t *state;	      /* payload of the last CONTINUE, for HOOK */
 	size_t state_len;
 	char *exec_path;      /* RESOLVE_EXEC's answer, for EXEC */
@@ -89,6 +92,12 @@ int step_sync(struct ctx *c, const struct step *s);
 
 /* hook.c */
 int step_hook(struct ctx *c, const struct step *s);
+
+/* idmap.c */
+int step_idmap_tree(struct ctx *c, const struct step *s);
+int step_map_tools(struct ctx *c, const struct step *s);
+int run_map_tool(struct ctx *c, const char *tool, pid_t pid, const char *map);
+int step_mount_tree(struct ctx *c, const struct step *s); /* in mount.c */
 
 /* decode.c */
 int decode_main(int stream);

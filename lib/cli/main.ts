@@ -148,6 +148,7 @@ export async function main(argv: string[]): Promise<number> {
       runtime: {
         root: str(g, 'root'),
         systemdCgroup: bool(g, 'systemd-cgroup'),
+        rootless: rootless as RuntimeContext['rootless'],
         onWarning: (m) => log.log('warning', m),
       },
       log,

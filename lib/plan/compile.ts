@@ -68,6 +68,12 @@ export interface PlanContext {
   cgroupMounts?: CgroupMountLayout;
   /** setgroups(2) is denied in the container's user namespace (rootless). */
   setgroupsDenied?: boolean;
+  /**
+   * Rootless with several id ranges: absolute paths of newuidmap and newgidmap
+   * the helper runs for the container init instead of writing that map (`""`:
+   * the map is written directly).
+   */
+  idMapTools?: { newuidmap: string; newgidmap: string };
   /** Host facts, injectable so golden tests need no filesystem. */
   sourceKind?: (path: string) => SourceKind;
 }
@@ -178,18 +184,23 @@ function findEnv(env: readonly string[], name: string): string | undefined {
   return undefined;
 }
 
-function mountSteps(m: Mount, i: number, ctx: PlanContext, issues: SpecIssue[]): PlanStep[] {
+function mountSteps(m: Mount, i: number, ctx: PlanContext, issues: SpecIssue[], idmapTrees?: Map<number, number>): PlanStep[] {
   const field = `mounts[${i}]`;
   const opts = parseMountOptions(m.options, m.type);
   const dest = isAbsolute(m.destination) ? m.destination : '/' + m.destination;
   if (opts.unknown.length) {
     issues.push({ field: `${field}.options`, message: `unknown mount option ${opts.unknown.map((o) => JSON.stringify(o)).join(', ')}` });
   }
-  if (opts.extensions.some((e) => e === 'idmap' || e === 'ridmap')) {
-    issues.push({ field: `${field}.options`, message: 'idmapped mounts (idmap, ridmap) are not supported yet' });
-  }
   const propagation = opts.propagation.reduce((a, b) => a | b, 0);
   const why = (s: string) => s;
+  const tree = idmapTrees?.get(i);
+  if (tree !== undefined) {
+    const source = isAbsolute(m.source ?? '') ? m.source! : resolve(ctx.bundle, m.source ?? '');
+    const kind = (ctx.sourceKind ?? hostSourceKind)(source) === 'file' ? 1n : 0n;
+    const flags = opts.flags & ~(MS.BIND | MS.REC);
+    return [step('MOUNT_TREE', { tree, dest, flags, propagation, attrSet: opts.attrSet, attrClr: opts.attrClr, kind }, field,
+      `attaches the idmapped copy of ${source} at ${dest}, so its files show the mount's mapped owners`)];
+  }
   if (m.type === 'cgroup' && !opts.bind) {
     return cgroupMountSteps(dest, opts, field, ctx);
   }
@@ -228,6 +239,42 @@ function mountSteps(m: Mount, i: number, ctx: PlanContext, issues: SpecIssue[]):
  * cgroup2 mount; on v1 and hybrid hosts it is a tmpfs with one mount per
  * hierarchy, each rooted at the container's cgroup by its cgroup namespace.
  */
+/**
+ * Idmapped bind mounts (`idmap`, `ridmap`, or per-mount uid/gid mappings):
+ * the helper prepares each as a detached, idmapped copy of the source in the
+ * host (it needs CAP_SYS_ADMIN over the source's filesystem, which the
+ * container init loses in its user namespace); MOUNT_TREE attaches it later.
+ * Without per-mount mappings the container's own mappings are used.
+ */
+function idmapSteps(spec: Spec, ctx: PlanContext, issues: SpecIssue[]): { steps: PlanStep[]; trees: Map<number, number> } {
+  const steps: PlanStep[] = [];
+  const trees = new Map<number, number>();
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    const field = `mounts[${i}]`;
+    const opts = parseMountOptions(m.options, m.type);
+    const option = opts.extensions.find((e) => e === 'idmap' || e === 'ridmap');
+    const own = Boolean(m.uidMappings?.length || m.gidMappings?.length);
+    if (!option && !own) continue;
+    if (!opts.bind) {
+      issues.push({ field: `${field}.options`, message: `${option ?? 'uidMappings/gidMappings'}: only bind mounts can be idmapped (add "rbind" or "bind", or drop the mapping)` });
+      continue;
+    }
+    const uidMaps = m.uidMappings?.length ? m.uidMappings : hasNewNs(spec, 'user') ? spec.linux?.uidMappings : undefined;
+    const gidMaps = m.gidMappings?.length ? m.gidMappings : hasNewNs(spec, 'user') ? spec.linux?.gidMappings : undefined;
+    if (!uidMaps?.length || !gidMaps?.length) {
+      issues.push({ field: `${field}.uidMappings`, message: `"${option}" without mounts[${i}].uidMappings and gidMappings uses the container's user namespace mappings, and the container has no new user namespace with linux.uidMappings and linux.gidMappings` });
+      continue;
+    }
+    const source = isAbsolute(m.source ?? '') ? m.source! : resolve(ctx.bundle, m.source ?? '');
+    if ((ctx.sourceKind ?? hostSourceKind)(source) === 'missing') continue; // mountSteps reports it
+    trees.set(i, steps.length);
+    const recursive = (opts.recursiveBind ? 1 : 0) | (option === 'ridmap' ? 2 : 0);
+    steps.push(step('IDMAP_TREE', { source, uidMap: idMapText(uidMaps), gidMap: idMapText(gidMaps), recursive }, field,
+      `prepares an idmapped copy of ${source} in the host (${option === 'ridmap' ? 'every mount below it idmapped too' : 'only its top mount idmapped'})`));
+  }
+  return { steps, trees };
+}
+
 function cgroupMountSteps(dest: string, opts: MountOptionsPlan, field: string, ctx: PlanContext): PlanStep[] {
   const layout = ctx.cgroupMounts ?? { v1: [], unified: 'root' };
   const flags = opts.flags & ~MS.RDONLY;
@@ -347,11 +394,16 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
       .join('');
     steps.push(step('NEW_TIMENS', { offsets }, 'linux.timeOffsets', 'creates the time namespace and writes its clock offsets before the container init is born into it'));
   }
+  if (hasNewNs(spec, 'user') && ctx.idMapTools && (ctx.idMapTools.newuidmap || ctx.idMapTools.newgidmap)) {
+    steps.push(step('ID_MAP_TOOLS', { ...ctx.idMapTools }, 'linux.uidMappings', 'an unprivileged caller maps several id ranges only through the setuid newuidmap/newgidmap, which the helper runs for the container init'));
+  }
   if (hasNewNs(spec, 'user')) {
     const uidMap = idMapText(spec.linux?.uidMappings);
     const gidMap = idMapText(spec.linux?.gidMappings);
     steps.push(step('USER_MAPS', { uidMap, gidMap, setgroups: ctx.setgroupsDenied ? 'deny' : '' }, 'linux.uidMappings', 'the helper writes the id maps of the new user namespace from the parent side before the container continues'));
   }
+  const idmap = idmapSteps(spec, ctx, issues);
+  steps.push(...idmap.steps);
   let cloneFlags = 0;
   for (const n of namespaces) if (!n.path && n.type !== 'time') cloneFlags |= NAMESPACES[n.type].flag;
   steps.push(step('CLONE', { flags: cloneFlags, detached: ctx.detached ? 1 : 0 }, 'linux.namespaces', ctx.detached
@@ -362,7 +414,7 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
   steps.push(step('SETSID', {}, '(runtime)', 'starts a new session, so the container is not in the caller\'s job control'));
   const propagation = PROPAGATION[spec.linux?.rootfsPropagation ?? ''] ?? (MS.SLAVE | MS.REC);
   steps.push(step('ROOTFS', { propagation, rootfs }, 'root.path', 'stops mount events from reaching the host and makes the rootfs a mount point that pivot_root can use'));
-  for (const [i, m] of (spec.mounts ?? []).entries()) steps.push(...mountSteps(m, i, ctx, issues));
+  for (const [i, m] of (spec.mounts ?? []).entries()) steps.push(...mountSteps(m, i, ctx, issues, idmap.trees));
 
   const devMount = (spec.mounts ?? []).find((m) => m.destination === '/dev');
   const devIsOwn = devMount !== undefined && !parseMountOptions(devMount.options, devMount.type).bind;

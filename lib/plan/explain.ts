@@ -42,6 +42,8 @@ export function describeStep(s: PlanStep): string {
     case 'EXEC_FIFO': return s.args.path;
     case 'CONSOLE_SOCKET': return s.args.path;
     case 'USER_MAPS': return `uid_map ${q(s.args.uidMap.trim())} gid_map ${q(s.args.gidMap.trim())}${s.args.setgroups ? ` setgroups ${s.args.setgroups}` : ''}`;
+    case 'IDMAP_TREE': return `${q(s.args.source)} uid_map ${q(s.args.uidMap.trim())} gid_map ${q(s.args.gidMap.trim())}${Number(s.args.recursive) ? ' (recursive)' : ''}`;
+    case 'ID_MAP_TOOLS': return `uid_map by ${s.args.newuidmap || '(direct write)'}, gid_map by ${s.args.newgidmap || '(direct write)'}`;
     case 'CLONE': return `${cloneFlagNames(Number(s.args.flags))}${Number(s.args.detached) ? ' |CLONE_PARENT' : ''}`;
     case 'ROOTFS': return `${s.args.rootfs} (/ propagation ${msFlagNames(Number(s.args.propagation))})`;
     case 'MOUNT': {
@@ -50,6 +52,14 @@ export function describeStep(s: PlanStep): string {
       if (a.fstype) parts.push(`type ${a.fstype}`);
       parts.push(`flags ${msFlagNames(Number(a.flags))}`);
       if (a.data) parts.push(`data ${q(a.data)}`);
+      if (Number(a.propagation)) parts.push(`then ${msFlagNames(Number(a.propagation))}`);
+      if (Number(a.attrSet) || Number(a.attrClr)) parts.push(`then mount_setattr(set 0x${Number(a.attrSet).toString(16)}, clear 0x${Number(a.attrClr).toString(16)})`);
+      return parts.join(', ');
+    }
+    case 'MOUNT_TREE': {
+      const a = s.args;
+      const parts = [`idmapped tree ${a.tree} on ${a.dest}`];
+      if (Number(a.flags)) parts.push(`flags ${msFlagNames(Number(a.flags))}`);
       if (Number(a.propagation)) parts.push(`then ${msFlagNames(Number(a.propagation))}`);
       if (Number(a.attrSet) || Number(a.attrClr)) parts.push(`then mount_setattr(set 0x${Number(a.attrSet).toString(16)}, clear 0x${Number(a.attrClr).toString(16)})`);
       return parts.join(', ');

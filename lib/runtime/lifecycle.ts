@@ -23,6 +23,8 @@ import { helperError, sendPlan, spawnHelper, type HelperHandle } from './helper.
 import { runHooks } from './hooks.js';
 import { compileSeccomp } from '../security/index.js';
 import { parseSignal } from './signals.js';
+import { planIdMaps, resolveRootless, withRootlessHint } from './rootless.js';
+import { NullCgroupManager } from '../cgroups/null.js';
 
 export { parseSignal };
 
@@ -34,6 +36,13 @@ export interface RuntimeContext {
   systemdCgroup?: boolean;
   /** Receives warnings (unknown capabilities, kernel memory on v1, failed poststop hooks). */
   onWarning?: (message: string) => void;
+  /**
+   * `--rootless`: true, false, or auto (the default: rootless when not root).
+   * Rootless uses a cgroup only where one is delegated (else the null driver,
+   * warned about), and an unprivileged caller's id maps go through
+   * newuidmap/newgidmap when the kernel would refuse writing them.
+   */
+  rootless?: boolean | 'true' | 'false' | 'auto';
 }
 
 export interface CreateOptions {
@@ -251,14 +260,27 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
   const listen = listenFds();
   for (let i = 0; i < listen.count; i++) if (!preserved.includes(3 + i)) preserved.push(3 + i);
   preserved.sort((a, b) => a - b);
+  const rootless = resolveRootless(ctx.rootless);
+  // Before anything is created: an unprivileged caller learns which prerequisite is missing.
+  const idMaps = planIdMaps(spec);
 
   const dir = st.claim(opts.id);
   const undo: (() => unknown)[] = [() => st.remove(opts.id)];
   let helper: HelperHandle | undefined;
   try {
-    const cg = opts.cgroup ?? createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.systemdCgroup });
+    let cg = opts.cgroup ?? createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.systemdCgroup, rootless });
     if (!opts.cgroup) {
-      cg.create();
+      try {
+        cg.create();
+      } catch (e) {
+        // Rootless: a cgroup we may not create is no reason to fail; the container runs without one.
+        if (!rootless || !/EACCES|EPERM|EROFS|permission denied|not permitted/i.test((e as Error).message)) throw e;
+        warnings.push(`rootless: no cgroup (${(e as Error).message}); resource limits are not enforced and pause is refused: delegate a cgroup v2 subtree to this user (e.g. systemd's Delegate=yes) to get one`);
+        cg = new NullCgroupManager();
+      }
+      if (rootless && cg.driver === 'null' && !(spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path)) {
+        warnings.push('rootless without a cgroup and without a private pid namespace: kill and delete can end only the init, not the processes it starts');
+      }
       undo.push(() => cg.destroy());
       warnings.push(...cg.apply(resourcesWithDevices(spec)));
     }
@@ -276,6 +298,8 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       extraEnv: listen.env,
       hostHooks,
       cgroupMounts: cgroupMountLayout(cg),
+      setgroupsDenied: idMaps.setgroupsDenied,
+      idMapTools: idMaps.idMapTools,
     });
     const plan = opts.rewritePlan ? opts.rewritePlan(compiled, dir) : compiled;
 
@@ -296,7 +320,7 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       cgroup: cg.save(),
       namespaces,
       privatePidNs: (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
-      rootless: false,
+      rootless,
       ...(opts.cgroup ? { pooledCgroup: true } : {}),
     };
 
@@ -340,6 +364,7 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       }
     }
     helper?.channel.close();
+    withRootlessHint(e, spec, rootless);
     if (e instanceof TsrunError && cleanupErrors.length === 0) throw e;
     throw new CreateError(e, cleanupErrors);
   }
