@@ -3,6 +3,7 @@ import { CREATE_FLAGS } from './create.js';
 import { bool, expectArgs, int, str } from '../args.js';
 import { createContainerProcess, deleteContainer, startContainer, waitAttached } from '../../runtime/lifecycle.js';
 import { overlayPlan } from '../../runtime/overlay.js';
+import type { Spec } from '../../spec/types.js';
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 
@@ -14,13 +15,24 @@ export const command: Command = {
     detach: { type: 'bool', short: 'd', description: 'leave the container running and return' },
     'no-subreaper': { type: 'bool', ignored: true },
     keep: { type: 'bool', description: 'do not delete the container after it exits (foreground)' },
+    fast: { type: 'bool', description: 'fast path for short-lived containers: the rootfs read-only in place and no network namespace (see --fast-network); pooled cgroups and warm helpers need the library FastRunner' },
+    'fast-network': { type: 'bool', description: 'with --fast: keep the config\'s network namespace' },
   },
   async run(ctx, args) {
     const [id] = expectArgs(args, ['container-id'], 'run');
     const detach = bool(args, 'detach');
+    let fastConfig: Spec | undefined;
+    if (bool(args, 'fast')) {
+      const { resolve } = await import('node:path');
+      const { loadBundleConfig } = await import('../../spec/index.js');
+      const { FastRunner } = await import('../../runtime/fast.js');
+      const dir = resolve(str(args, 'bundle') ?? '.');
+      fastConfig = FastRunner.fastSpec(loadBundleConfig(dir).spec, dir, { network: bool(args, 'fast-network') });
+    }
     const created = await createContainerProcess(ctx.runtime, {
       id: id!,
       bundle: str(args, 'bundle'),
+      config: fastConfig,
       pidFile: str(args, 'pid-file'),
       consoleSocket: str(args, 'console-socket'),
       noPivot: bool(args, 'no-pivot'),

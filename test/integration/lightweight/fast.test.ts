@@ -42,3 +42,19 @@ t.test('FastRunner runs containers correctly and leaves nothing', async (tt) => 
   tt.ok(dirs.every((d) => !existsSync(d)), 'pool cgroups removed on close');
   await tt.rejects(runner.run(), /closed/);
 });
+
+t.test('CLI run --fast: read-only root in place, no network namespace, nothing left', async (tt) => {
+  await guardLeaks(tt);
+  const hostNet = readlinkSync('/proc/self/ns/net');
+  const bundle = await makeBundle({ args: ['/bin/sh', '-c', `test "$(readlink /proc/self/ns/net)" = "${hostNet}" && ! touch /x 2>/dev/null`], config: (c) => { c.root.readonly = false; } });
+  const state = await makeStateRoot();
+  tt.teardown(async () => {
+    await state.cleanup();
+    await bundle.cleanup();
+  });
+  const r = await state.cli(['run', '--fast', '--bundle', bundle.dir, 'f1']);
+  tt.equal(r.code, 0, r.stderr);
+  const withNet = await state.cli(['run', '--fast', '--fast-network', '--bundle', bundle.dir, 'f2']);
+  tt.equal(withNet.code, 1, 'with --fast-network the container has its own network namespace');
+  tt.same(readdirSync(state.root).filter((n) => !n.startsWith('@')), []);
+});
