@@ -23,7 +23,7 @@ import { helperError, sendPlan, spawnHelper, type HelperHandle } from './helper.
 import { runHooks } from './hooks.js';
 import { compileSeccomp } from '../security/index.js';
 import { parseSignal } from './signals.js';
-import { planIdMaps, resolveRootless, withRootlessHint } from './rootless.js';
+import { planIdMaps, resolveRootless, setgroupsDeniedIn, withRootlessHint } from './rootless.js';
 import { NullCgroupManager } from '../cgroups/null.js';
 
 export { parseSignal };
@@ -566,6 +566,8 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
     detached: opts.detached,
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
     preserveFds: preserved.length,
+    // A rootless container's user namespace may deny setgroups: the exec'd process must not call it.
+    setgroupsDenied: setgroupsDeniedIn(saved.initPid),
   });
   const h = spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved });
   try {
@@ -617,7 +619,8 @@ export async function waitAttached(h: HelperHandle, plan?: Plan): Promise<{ exit
       if (termsig === 0) return { exitCode: (status >> 8) & 0xff, signal: null };
       return { exitCode: null, signal: termsig };
     }
-    if (m.type === 'ERROR' && plan) throw helperError(plan, m.payload);
+    // A step after READY failed (the user switch, capabilities, execve): report it even without the plan.
+    if (m.type === 'ERROR') throw helperError(plan ?? { steps: [] }, m.payload);
   }
   const { code, signal } = await h.exited;
   h.channel.close();

@@ -210,3 +210,12 @@ export function kernelSupportsIdmap(release: string = osRelease()): boolean {
   const [major, minor] = [Number(m[1]), Number(m[2])];
   return major > 5 || (major === 5 && minor >= 12);
 }
+
+/** Whether setgroups(2) is denied in the user namespace of a process (an exec into it must not call it). */
+export function setgroupsDeniedIn(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() === 'deny';
+  } catch {
+    return false;
+  }
+}
