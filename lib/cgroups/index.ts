@@ -80,6 +80,41 @@ export function createCgroupManager(opts: CgroupOptions & CgroupTestHooks): Cgro
   return new FsCgroupManager({ driver: layout.kind, paths: cgroupPaths(layout, rel), layout, fs, devices: opts.devices });
 }
 
+/**
+ * Moves `pid` into the cgroups that process `of` (default: this one) is in,
+ * in every hierarchy of `layout`. Best effort: returns what failed. Used to
+ * take a helper back out of a container's cgroup once the container's init
+ * exists, so that it neither counts against the container's limits nor shows
+ * in its process list.
+ */
+export function moveToCgroupsOf(pid: number, layout: CgroupLayout | undefined, of: number | 'self' = 'self', fs: CgroupFs = kernelCgroupFs): string[] {
+  if (layout === undefined || layout.kind === 'none') return [];
+  const failed: string[] = [];
+  const done = new Set<string>();
+  let text: string;
+  try {
+    text = fs.read(`/proc/${of}/cgroup`);
+  } catch (err) {
+    return [`reading /proc/${of}/cgroup: ${(err as Error).message}`];
+  }
+  for (const line of text.split('\n')) {
+    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    const mounts = m[1] === '0' && m[2] === '' ? (layout.unified !== undefined ? [layout.unified] : []) : m[2]!.split(',').map((c) => layout.v1[c]).filter((d): d is string => d !== undefined);
+    for (const mount of new Set(mounts)) {
+      const file = join(mount, m[3]!, 'cgroup.procs');
+      if (done.has(file)) continue;
+      done.add(file);
+      try {
+        fs.write(file, String(pid));
+      } catch (err) {
+        failed.push(`${file}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return failed;
+}
+
 function cgroupJoinRoot(root: string, rel: string): string {
   return join(root, rel);
 }

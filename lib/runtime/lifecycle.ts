@@ -15,7 +15,7 @@ import { SPEC_VERSION } from '../spec/types.js';
 import { loadBundleConfig, validateConfig } from '../spec/index.js';
 import { compilePlan, compileExecPlan, rootfsPath, type CgroupMountLayout } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
-import { createCgroupManager, loadCgroupManager, DEFAULT_DEVICE_RULES, type CgroupManager, type SavedCgroup } from '../cgroups/index.js';
+import { createCgroupManager, loadCgroupManager, moveToCgroupsOf, DEFAULT_DEVICE_RULES, type CgroupManager, type SavedCgroup } from '../cgroups/index.js';
 import { CreateError, InternalError, NotFoundError, ProtocolError, StatusError, TsrunError, UsageError } from '../errors.js';
 import { StateStore, validateId, type SavedState } from './state-store.js';
 import { isProcessAlive, readProcStat, waitForExit } from './proc.js';
@@ -194,12 +194,31 @@ function resourcesWithDevices(spec: Spec): Resources {
  * the FFI, loaded only when a config has one) and cached by content hash
  * under the state root, so repeated containers with one profile pay once.
  */
-function seccompFor(st: StateStore, spec: Spec, warnings: string[]): { program: Uint8Array; flags: number } | undefined {
+function seccompFor(st: StateStore, spec: Spec, warnings: string[]): { program: Uint8Array; flags: number; notify: boolean } | undefined {
   const profile = spec.linux?.seccomp;
   if (!profile) return undefined;
   const compiled = compileSeccomp(profile, { cacheDir: join(st.root, '@cache', 'seccomp') }); // '@' is outside the id charset: never a container's dir
   warnings.push(...compiled.warnings);
-  return { program: compiled.program, flags: compiled.flags };
+  return { program: compiled.program, flags: compiled.flags, notify: compiled.notify };
+}
+
+/**
+ * SCMP_ACT_NOTIFY: the container process state the helper sends with the
+ * listener fd to `listenerPath` (config-linux.md), split where the process's
+ * pid goes. `initPid` is known for exec; for create the init is that process.
+ */
+function seccompListenerFor(spec: Spec, seccomp: { notify: boolean } | undefined, s: { id: string; bundle: string; annotations?: Record<string, string> }, status: ContainerStatus, initPid?: number): { path: string; stateParts: string[] } | undefined {
+  const path = spec.linux?.seccomp?.listenerPath;
+  if (!seccomp?.notify || !path) return undefined;
+  const mark = `@@tsrun-pid-${process.pid}-${Date.now()}@@`;
+  const json = JSON.stringify({
+    ociVersion: SPEC_VERSION,
+    fds: ['seccompFd'],
+    pid: mark,
+    metadata: spec.linux?.seccomp?.listenerMetadata ?? '',
+    state: { ociVersion: SPEC_VERSION, id: s.id, status, pid: initPid ?? mark, bundle: s.bundle, annotations: s.annotations ?? {} },
+  });
+  return { path: resolve(path), stateParts: json.split(JSON.stringify(mark)) };
 }
 
 /** Waits for the helper's messages up to READY, running the host hooks at the sync point. */
@@ -269,6 +288,10 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
   let helper: HelperHandle | undefined;
   try {
     let cg = opts.cgroup ?? createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath, systemd: ctx.systemdCgroup, rootless });
+    let deferredPids: Resources['pids'];
+    // Recorded before the cgroup is made (its paths are known): a create killed from here on leaves `delete --force` what it needs.
+    const recordEarly = () => st.save({ version: 1, ociVersion: spec.ociVersion, id: opts.id, bundle, rootfs: rootfsPath(spec, bundle), created: rfc3339(), owner: '', annotations: spec.annotations, initPid: 0, initStartTime: '', phase: 'creating', config: spec, cgroup: cg.save(), namespaces: [], privatePidNs: true, rootless: false });
+    recordEarly();
     if (!opts.cgroup) {
       try {
         cg.create();
@@ -282,13 +305,19 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
         warnings.push('rootless without a cgroup and without a private pid namespace: kill and delete can end only the init, not the processes it starts');
       }
       undo.push(() => cg.destroy());
-      warnings.push(...cg.apply(resourcesWithDevices(spec)));
+      recordEarly(); // now with the cgroup directories create made
+      // pids.max counts the helper and the clone that makes the init too: it is set once the
+      // init exists (runc sets limits then as well), so a limit of 0 or 1 is honoured, not fatal.
+      const { pids, ...early } = resourcesWithDevices(spec);
+      deferredPids = pids;
+      warnings.push(...cg.apply(early));
     }
 
     const hostHooks = Boolean(spec.hooks?.prestart?.length || spec.hooks?.createRuntime?.length);
     const seccomp = seccompFor(st, spec, warnings);
     const compiled = compilePlan(spec, {
       seccomp,
+      seccompListener: seccompListenerFor(spec, seccomp, { id: opts.id, bundle, annotations: spec.annotations }, 'creating'),
       bundle,
       execFifo: st.fifoPath(opts.id),
       detached: opts.detached,
@@ -344,6 +373,10 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       }
       return stateJson(saved, 'creating');
     }, spec);
+    if (deferredPids !== undefined) warnings.push(...cg.apply({ pids: deferredPids }));
+    // Attached, the helper stays the init's parent: out of the container's cgroup, it is not
+    // counted against its limits, listed by `ps` or killed by `kill --all` as one of its processes.
+    if (!opts.detached && h.child.pid) moveToCgroupsOf(h.child.pid, cg.save().layout);
     saved.phase = 'created';
     saved.initPid = initPid;
     st.save(saved);
@@ -516,6 +549,14 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
   }
   const cg = cgroupOf(saved);
   const status = deriveStatus(st, saved, cg);
+  if (saved.phase === 'creating' && cg) {
+    // A create killed mid-way: its helper or an init it never recorded may still sit in the cgroup.
+    try {
+      await cg.killAll(9);
+    } catch {
+      /* the destroy below reports what is left */
+    }
+  }
   if (status === 'running' || status === 'paused') {
     if (!opts.force) throw new StatusError(`cannot delete container ${id} that is not stopped: ${status}`, 'delete', status);
   }
@@ -560,8 +601,10 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
   if (status === 'paused' && !opts.ignorePaused) throw new StatusError('cannot exec in a paused container (use --ignore-paused to override)', 'exec', status);
   checkTerminal({ ociVersion: SPEC_VERSION, process: proc }, opts);
   const preserved = checkPreservedFds(opts.preserveFds ?? 0);
+  const seccomp = seccompFor(new StateStore(ctx.root), saved.config, []);
   const plan = compileExecPlan(proc, { initPid: saved.initPid, namespaces: saved.namespaces }, {
-    seccomp: seccompFor(new StateStore(ctx.root), saved.config, []),
+    seccomp,
+    seccompListener: seccompListenerFor(saved.config, seccomp, saved, status, saved.initPid),
     bundle: saved.bundle,
     detached: opts.detached,
     consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : undefined,
@@ -595,6 +638,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
       h.channel.close();
       return { pid };
     }
+    moveToCgroupsOf(h.child.pid, (saved.cgroup as SavedCgroup | undefined)?.layout); // as for create: the helper is not one of the container's processes
     return { pid, helper: h };
   } catch (e) {
     h.child.kill('SIGKILL');

@@ -32,9 +32,9 @@ t.test('events --stats: one line of runc stats JSON with plausible numbers', asy
   const env = await setup(t, ['/bin/sh', '-c', 'while :; do :; done & /probe alloc 20 >/dev/null; exec /probe sleep 600'], (c) => {
     c.linux.resources = { ...c.linux.resources, memory: { limit: 256 * MiB }, pids: { limit: 50 } };
   });
-  await env.launch('ev1');
+  await env.launch('cgcli-ev1');
   await sleep(500); // let the busy loop burn some CPU
-  const r = await env.tsrun(['events', '--stats', 'ev1']);
+  const r = await env.tsrun(['events', '--stats', 'cgcli-ev1']);
   t.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
   t.equal(lines.length, 2, 'exactly one line (and its newline)');
@@ -42,7 +42,7 @@ t.test('events --stats: one line of runc stats JSON with plausible numbers', asy
   const ev = JSON.parse(lines[0]!);
   t.same(Object.keys(ev), ['type', 'id', 'data'], 'runc key order: type, id, data');
   t.equal(ev.type, 'stats');
-  t.equal(ev.id, 'ev1');
+  t.equal(ev.id, 'cgcli-ev1');
   for (const k of ['cpu', 'memory', 'pids', 'blkio', 'hugetlb']) t.ok(ev.data[k] !== undefined, `data.${k} is present`);
   t.equal(ev.data.pids.current, 2, 'pids.current: the shell and the busy loop');
   t.equal(ev.data.pids.limit, 50, 'pids.limit from the config');
@@ -60,27 +60,27 @@ t.test('events --stats: one line of runc stats JSON with plausible numbers', asy
   }
   t.equal(typeof ev.data.memory.raw.total_rss, 'number', 'memory.raw holds memory.stat (v1)');
 
-  const bad = await env.tsrun(['events', '--interval', 'soon', 'ev1']);
+  const bad = await env.tsrun(['events', '--interval', 'soon', 'cgcli-ev1']);
   t.equal(bad.code, 1);
   t.match(bad.stderr, /invalid --interval \\?"soon\\?"/);
   const missing = await env.tsrun(['events', '--stats', 'nosuch']);
   t.equal(missing.code, 1);
   t.match(missing.stderr, 'container does not exist');
 
-  t.equal((await env.tsrun(['kill', 'ev1', 'KILL'])).code, 0);
-  await env.waitStatus('ev1', 'stopped');
-  const stopped = await env.tsrun(['events', '--stats', 'ev1']);
+  t.equal((await env.tsrun(['kill', 'cgcli-ev1', 'KILL'])).code, 0);
+  await env.waitStatus('cgcli-ev1', 'stopped');
+  const stopped = await env.tsrun(['events', '--stats', 'cgcli-ev1']);
   t.equal(stopped.code, 1);
-  t.match(stopped.stderr, 'container with id ev1 is not running');
+  t.match(stopped.stderr, 'container with id cgcli-ev1 is not running');
 });
 
 t.test('events --interval 1s streams stats lines and ends when the container stops', async (t) => {
   const env = await setup(t, ['/probe', 'sleep', '600']);
-  await env.launch('ev2');
+  await env.launch('cgcli-ev2');
   const started = Date.now();
-  const ev = eventsInBackground(env, ['--interval', '1s', 'ev2']);
+  const ev = eventsInBackground(env, ['--interval', '1s', 'cgcli-ev2']);
   await until('three stats lines', () => ev.lines().length >= 3, 10_000);
-  const k = await env.tsrun(['kill', 'ev2', 'KILL']);
+  const k = await env.tsrun(['kill', 'cgcli-ev2', 'KILL']);
   t.equal(k.code, 0);
   const r = await ev.done;
   const elapsed = Date.now() - started;
@@ -89,7 +89,7 @@ t.test('events --interval 1s streams stats lines and ends when the container sto
   t.ok(lines.length >= 3 && lines.length <= Math.ceil(elapsed / 1000) + 1, `${lines.length} lines in ${elapsed} ms at a 1 s interval`);
   for (const l of lines) {
     t.equal(l.type, 'stats');
-    t.equal(l.id, 'ev2');
+    t.equal(l.id, 'cgcli-ev2');
     t.equal(l.data.pids.current, 1);
   }
 });
@@ -98,14 +98,14 @@ t.test('an oom event when a process of the container is OOM-killed; the stream g
   const env = await setup(t, ['/bin/sh', '-c', 'usleep 1500000; /probe alloc 128; exec /probe sleep 600'], (c) => {
     c.linux.resources = { ...c.linux.resources, memory: { limit: 32 * MiB, swap: 32 * MiB } };
   });
-  await env.launch('ev3');
-  const ev = eventsInBackground(env, ['--interval', '1s', 'ev3']);
+  await env.launch('cgcli-ev3');
+  const ev = eventsInBackground(env, ['--interval', '1s', 'cgcli-ev3']);
   const oom = await until('an oom event', () => ev.lines().find((l) => l.type === 'oom'), 15_000);
-  t.same(oom, { type: 'oom', id: 'ev3' }, 'runc oom event shape');
+  t.same(oom, { type: 'oom', id: 'cgcli-ev3' }, 'runc oom event shape');
   await until('a stats line after the oom', () => ev.lines().slice(ev.lines().findIndex((l) => l.type === 'oom')).some((l) => l.type === 'stats'), 5000);
-  t.equal((await env.info('ev3')).status, 'running', 'the shell survived: the allocation was the victim');
+  t.equal((await env.info('cgcli-ev3')).status, 'running', 'the shell survived: the allocation was the victim');
   t.equal(ev.lines().filter((l) => l.type === 'oom').length, 1, 'one oom event for one kill');
-  t.equal((await env.tsrun(['kill', 'ev3', 'KILL'])).code, 0);
+  t.equal((await env.tsrun(['kill', 'cgcli-ev3', 'KILL'])).code, 0);
   t.equal((await ev.done).code, 0);
 });
 
@@ -113,12 +113,12 @@ t.test('an oom event when the init itself is OOM-killed, then the stream ends', 
   const env = await setup(t, ['/bin/sh', '-c', 'usleep 1000000; exec /probe alloc 128'], (c) => {
     c.linux.resources = { ...c.linux.resources, memory: { limit: 32 * MiB, swap: 32 * MiB } };
   });
-  await env.launch('ev4');
-  const ev = eventsInBackground(env, ['--interval', '10s', 'ev4']);
+  await env.launch('cgcli-ev4');
+  const ev = eventsInBackground(env, ['--interval', '10s', 'cgcli-ev4']);
   const r = await ev.done;
   t.equal(r.code, 0, r.stderr);
   const lines = ev.lines();
   t.equal(lines[0]?.type, 'stats', 'a stats line at once');
-  t.same(lines.at(-1), { type: 'oom', id: 'ev4' }, 'the last line is the oom event');
-  t.equal((await env.info('ev4')).status, 'stopped');
+  t.same(lines.at(-1), { type: 'oom', id: 'cgcli-ev4' }, 'the last line is the oom event');
+  t.equal((await env.info('cgcli-ev4')).status, 'stopped');
 });

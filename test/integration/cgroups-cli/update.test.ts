@@ -21,8 +21,8 @@ function blkioWeight(pid: number): string {
 
 t.test('update flags change the live cgroup files', async (t) => {
   const env = await setup(t, ['/probe', 'sleep', '600']);
-  await env.launch('up1');
-  const pid = (await env.info('up1')).pid as number;
+  await env.launch('cgcli-up1');
+  const pid = (await env.info('cgcli-up1')).pid as number;
   const r = await env.tsrun([
     'update',
     '--memory', '64m',
@@ -34,7 +34,7 @@ t.test('update flags change the live cgroup files', async (t) => {
     '--cpuset-cpus', '0',
     '--pids-limit', '42',
     '--blkio-weight', '300',
-    'up1',
+    'cgcli-up1',
   ]);
   t.equal(r.code, 0, `update: ${r.stderr}`);
   t.equal(r.stdout, '', 'update prints nothing');
@@ -49,7 +49,7 @@ t.test('update flags change the live cgroup files', async (t) => {
   t.equal(blkioWeight(pid), '300');
 
   // docker's spelling of the shares flag is accepted too; -1 lifts limits.
-  const r2 = await env.tsrun(['update', '--cpu-shares', '256', '--pids-limit', '-1', '--memory', '128m', '--memory-swap', '-1', 'up1']);
+  const r2 = await env.tsrun(['update', '--cpu-shares', '256', '--pids-limit', '-1', '--memory', '128m', '--memory-swap', '-1', 'cgcli-up1']);
   t.equal(r2.code, 0, r2.stderr);
   t.equal(cgroupFile(pid, 'cpu', 'cpu.shares'), '256');
   t.equal(cgroupFile(pid, 'pids', 'pids.max'), 'max');
@@ -59,11 +59,11 @@ t.test('update flags change the live cgroup files', async (t) => {
 
 t.test('--resources from a file and from stdin (containerd: --resources=-)', async (t) => {
   const env = await setup(t, ['/probe', 'sleep', '600']);
-  await env.launch('up2');
-  const pid = (await env.info('up2')).pid as number;
+  await env.launch('cgcli-up2');
+  const pid = (await env.info('cgcli-up2')).pid as number;
   const file = join(env.scratch, 'resources.json');
   writeFileSync(file, JSON.stringify({ memory: { limit: 80 * MiB, swap: 80 * MiB }, cpu: { shares: 700, quota: 30000, period: 100000 }, pids: { limit: 17 } }));
-  const f = await env.tsrun(['update', '--resources', file, 'up2']);
+  const f = await env.tsrun(['update', '--resources', file, 'cgcli-up2']);
   t.equal(f.code, 0, f.stderr);
   t.equal(cgroupFile(pid, 'memory', 'memory.limit_in_bytes'), String(80 * MiB));
   t.equal(cgroupFile(pid, 'cpu', 'cpu.shares'), '700');
@@ -77,7 +77,7 @@ t.test('--resources from a file and from stdin (containerd: --resources=-)', asy
     cpu: { shares: 1024, quota: -1, period: 100000, cpus: '0-1' },
     pids: { limit: 33 },
   };
-  const s = await env.tsrun(['update', '--resources=-', 'up2'], { input: JSON.stringify(containerd) });
+  const s = await env.tsrun(['update', '--resources=-', 'cgcli-up2'], { input: JSON.stringify(containerd) });
   t.equal(s.code, 0, s.stderr);
   t.equal(cgroupFile(pid, 'memory', 'memory.limit_in_bytes'), String(72 * MiB));
   t.equal(cgroupFile(pid, 'cpu', 'cpu.shares'), '1024');
@@ -87,41 +87,41 @@ t.test('--resources from a file and from stdin (containerd: --resources=-)', asy
   t.match(cgroupFile(pid, 'devices', 'devices.list'), /^c 1:3 rwm$/m, 'the device rules are left as create set them');
   t.notMatch(cgroupFile(pid, 'devices', 'devices.list'), /^a \*:\* rwm$/m);
 
-  const short = await env.tsrun(['update', '-r', '-', 'up2'], { input: '{"pids":{"limit":9}}' });
+  const short = await env.tsrun(['update', '-r', '-', 'cgcli-up2'], { input: '{"pids":{"limit":9}}' });
   t.equal(short.code, 0, short.stderr);
   t.equal(cgroupFile(pid, 'pids', 'pids.max'), '9', '-r - works as well');
 });
 
 t.test('updated limits are enforced: pids and memory', async (t) => {
   const env = await setup(t, ['/probe', 'sleep', '600']);
-  await env.launch('up3');
-  const pid = (await env.info('up3')).pid as number;
-  const before = await env.tsrun(['exec', 'up3', '/probe', 'fork', '10']);
+  await env.launch('cgcli-up3');
+  const pid = (await env.info('cgcli-up3')).pid as number;
+  const before = await env.tsrun(['exec', 'cgcli-up3', '/probe', 'fork', '10']);
   t.equal(before.code, 0, `10 forks work before the update: ${before.stdout}${before.stderr}`);
   t.equal(JSON.parse(before.stdout).forked, 10);
 
-  t.equal((await env.tsrun(['update', '--pids-limit', '5', 'up3'])).code, 0);
+  t.equal((await env.tsrun(['update', '--pids-limit', '5', 'cgcli-up3'])).code, 0);
   t.equal(cgroupFile(pid, 'pids', 'pids.max'), '5');
-  const after = await env.tsrun(['exec', 'up3', '/probe', 'fork', '10']);
+  const after = await env.tsrun(['exec', 'cgcli-up3', '/probe', 'fork', '10']);
   const res = JSON.parse(after.stdout);
   t.equal(after.code, 1, 'the fork probe reports failure');
   t.equal(res.errno, 'EAGAIN', 'fork fails with EAGAIN past pids.max');
   t.ok(res.forked < 5, `only ${res.forked} of 10 forks succeed with pids.max 5`);
   t.ok(Number(cgroupFile(pid, 'pids', 'pids.events').split(' ')[1]) > 0, 'pids.events counts the refusals');
 
-  t.equal((await env.tsrun(['update', '--memory', '32m', '--memory-swap', '32m', 'up3'])).code, 0);
-  const small = await env.tsrun(['exec', 'up3', '/probe', 'alloc', '8']);
+  t.equal((await env.tsrun(['update', '--memory', '32m', '--memory-swap', '32m', 'cgcli-up3'])).code, 0);
+  const small = await env.tsrun(['exec', 'cgcli-up3', '/probe', 'alloc', '8']);
   t.equal(small.code, 0, `8 MiB fits under 32m: ${small.stderr}`);
-  const big = await env.tsrun(['exec', 'up3', '/probe', 'alloc', '128']);
+  const big = await env.tsrun(['exec', 'cgcli-up3', '/probe', 'alloc', '128']);
   t.equal(big.code, 137, 'allocating 128 MiB under a 32m limit is OOM-killed (exec exits 128+9)');
   t.match(cgroupFile(pid, 'memory', 'memory.oom_control'), /^oom_kill [1-9]/m, 'the kernel counted an OOM kill in the container cgroup');
-  t.equal((await env.info('up3')).status, 'running', 'the init survives: the allocating process was the victim');
+  t.equal((await env.info('cgcli-up3')).status, 'running', 'the init survives: the allocating process was the victim');
 });
 
 t.test('update errors: stopped container, bad values name the flag or field', async (t) => {
   const env = await setup(t, ['/probe', 'sleep', '600']);
-  await env.launch('up4');
-  const pid = (await env.info('up4')).pid as number;
+  await env.launch('cgcli-up4');
+  const pid = (await env.info('cgcli-up4')).pid as number;
   const shares = cgroupFile(pid, 'cpu', 'cpu.shares');
   const cases: { args: string[]; input?: string; re: RegExp }[] = [
     { args: ['--memory', '10x'], re: /--memory/ },
@@ -142,7 +142,7 @@ t.test('update errors: stopped container, bad values name the flag or field', as
     { args: ['--bogus', '1'], re: /flag provided but not defined: --bogus/ },
   ];
   for (const c of cases) {
-    const r = await env.tsrun(['update', ...c.args, 'up4'], c.input === undefined ? {} : { input: c.input });
+    const r = await env.tsrun(['update', ...c.args, 'cgcli-up4'], c.input === undefined ? {} : { input: c.input });
     const what = `update ${c.args.join(' ')}`;
     t.equal(r.code, 1, `${what}: exit 1`);
     t.match(r.stderr, c.re, `${what}: ${r.stderr.trim()}`);
@@ -153,9 +153,9 @@ t.test('update errors: stopped container, bad values name the flag or field', as
   t.equal(noId.code, 1);
   t.match(noId.stderr, 'container-id');
 
-  t.equal((await env.tsrun(['kill', 'up4', 'KILL'])).code, 0);
-  await env.waitStatus('up4', 'stopped');
-  const stopped = await env.tsrun(['update', '--memory', '64m', 'up4']);
+  t.equal((await env.tsrun(['kill', 'cgcli-up4', 'KILL'])).code, 0);
+  await env.waitStatus('cgcli-up4', 'stopped');
+  const stopped = await env.tsrun(['update', '--memory', '64m', 'cgcli-up4']);
   t.equal(stopped.code, 1, 'update of a stopped container fails');
   t.match(stopped.stderr, 'container not running');
   const unknown = await env.tsrun(['update', '--memory', '64m', 'nosuch']);
