@@ -273,6 +273,7 @@ static int run_p_step(struct ctx *c, const struct step *s)
 	case OP_NEW_TIMENS: return new_timens(c, s);
 	case OP_EXEC_FIFO: return exec_fifo(c, s);
 	case OP_CONSOLE_SOCKET: return step_console_socket(c, s);
+	case OP_SECCOMP_LISTENER: return step_seccomp_listener(c, s);
 	case OP_IDMAP_TREE: return step_idmap_tree(c, s);
 	case OP_ID_MAP_TOOLS: return step_map_tools(c, s);
 	case OP_USER_MAPS:
@@ -476,6 +477,11 @@ static int do_clone(struct ctx *c, const struct plan *plan, uint32_t at)
 		close(c->console_sock);
 		c->console_sock = -1;
 	}
+	/* Only C hands the seccomp listener on: the agent must see the connection close after its one message. */
+	if (c->listener_sock >= 0) {
+		close(c->listener_sock);
+		c->listener_sock = -1;
+	}
 	forward_to = pid;
 	if (write_user_maps(c, pid) < 0) {
 		int e = errno;
@@ -514,7 +520,7 @@ static int helper_main(int argc, char **argv, char **envp)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	unsetenv("_TSRUN_SYNC_FD");
 
-	static struct ctx c = { .root_fd = -1, .fifo_fd = -1, .sysctl_proc_fd = -1, .devnull_fd = -1 };
+	static struct ctx c = { .root_fd = -1, .fifo_fd = -1, .sysctl_proc_fd = -1, .devnull_fd = -1, .listener_sock = -1 };
 	c.sync_fd = (int)sync_fd;
 	c.console_sock = -1;
 	c.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -24,6 +24,7 @@ static const struct op_sig OPS[] = {
 	{ OP_EXEC_FIFO, "EXEC_FIFO", 'P', 1, { "path" }, { S } },
 	{ OP_USER_MAPS, "USER_MAPS", 'P', 3, { "uidMap", "gidMap", "setgroups" }, { S, S, S } },
 	{ OP_CLONE, "CLONE", 'P', 2, { "flags", "detached" }, { U, U } },
+	{ OP_SECCOMP_LISTENER, "SECCOMP_LISTENER", 'P', 2, { "path", "state" }, { S, L } },
 	{ OP_IDMAP_TREE, "IDMAP_TREE", 'P', 4, { "source", "uidMap", "gidMap", "recursive" }, { S, S, S, U } },
 	{ OP_ID_MAP_TOOLS, "ID_MAP_TOOLS", 'P', 2, { "newuidmap", "newgidmap" }, { S, S } },
 	{ OP_CONSOLE_SOCKET, "CONSOLE_SOCKET", 'P', 1, { "path" }, { S } },

@@ -25,6 +25,10 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -178,11 +182,137 @@ int step_cap_bounding(struct ctx *c, const struct step *s)
 	return 0;
 }
 
+static int connect_unix(const char *path);
+
+/*
+ * SECCOMP_LISTENER (P, before the clone and any join, like a console socket):
+ * connects to listenerPath in the host; C inherits the socket.
+ */
+int step_seccomp_listener(struct ctx *c, const struct step *s)
+{
+	const char *path = arg_str(s, 0);
+	doing(c, "seccomp: connect to the listener socket \"%s\"", path);
+	int fd = connect_unix(path);
+	if (fd < 0)
+		return -1;
+	c->listener_parts = arg_strs(s, 1, &c->listener_nparts);
+	if (!c->listener_parts) {
+		close(fd);
+		return -1;
+	}
+	c->listener_sock = fd;
+	return 0;
+}
+
+/* The state JSON: the parts joined with pid in decimal. */
+static char *listener_message(struct ctx *c, long pid, size_t *len)
+{
+	char num[24];
+	int nl = snprintf(num, sizeof(num), "%ld", pid);
+	size_t total = 0;
+	for (uint32_t i = 0; i < c->listener_nparts; i++)
+		total += strlen(c->listener_parts[i]) + (i ? (size_t)nl : 0);
+	char *m = malloc(total + 1);
+	if (!m)
+		return NULL;
+	size_t off = 0;
+	for (uint32_t i = 0; i < c->listener_nparts; i++) {
+		if (i) {
+			memcpy(m + off, num, (size_t)nl);
+			off += (size_t)nl;
+		}
+		size_t pl = strlen(c->listener_parts[i]);
+		memcpy(m + off, c->listener_parts[i], pl);
+		off += pl;
+	}
+	m[off] = 0;
+	*len = off;
+	return m;
+}
+
+/*
+ * The sender: a child sharing this process's fd table (CLONE_FILES) but not
+ * its seccomp filter, started before the filter is loaded. It waits until
+ * the predicted fd number is the seccomp listener, then sends the state JSON
+ * with the listener (SCM_RIGHTS) in one message, closes the socket and the
+ * listener (for both: the table is shared) and exits. The process that
+ * loaded the filter makes no syscall the hand-over depends on, so a profile
+ * that notifies sendmsg, write or wait4 cannot deadlock it.
+ */
+static pid_t start_listener_sender(struct ctx *c, int *predicted)
+{
+	char self[32];
+	ssize_t n = readlinkat(c->proc_fd, "self", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = 0;
+	long pid = strtol(self, NULL, 10); /* in the host's pid namespace: proc_fd is the host's procfs */
+	size_t mlen;
+	char *msg = listener_message(c, pid, &mlen);
+	if (!msg)
+		return -1;
+	/* seccomp() returns the lowest free fd: find it now (nothing opens an fd until then). */
+	int probe = fcntl(c->sync_fd, F_DUPFD_CLOEXEC, 0);
+	if (probe < 0) {
+		free(msg);
+		return -1;
+	}
+	close(probe);
+	*predicted = probe;
+	fflush(NULL);
+	pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_FILES | SIGCHLD), NULL, NULL, NULL, 0);
+	if (child < 0) {
+		free(msg);
+		return -1;
+	}
+	if (child > 0) {
+		free(msg);
+		return child;
+	}
+	char link[64], target[64];
+	snprintf(link, sizeof(link), "self/fd/%d", probe);
+	for (int i = 0;; i++) {
+		ssize_t tl = readlinkat(c->proc_fd, link, target, sizeof(target) - 1);
+		if (tl > 0) {
+			target[tl] = 0;
+			if (strcmp(target, "anon_inode:seccomp notify") == 0)
+				break;
+		}
+		if (i >= 60000) /* a minute: the parent kills us sooner if seccomp() fails */
+			_exit(ETIMEDOUT);
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	struct iovec iov = { .iov_base = msg, .iov_len = mlen };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &probe, sizeof(int));
+	ssize_t sent = sendmsg(c->listener_sock, &mh, MSG_NOSIGNAL);
+	if (sent != (ssize_t)mlen)
+		_exit(sent < 0 && errno > 1 && errno < 256 ? errno : ECONNABORTED);
+	/*
+	 * Close both in the shared fd table, so the agent sees EOF and the loader
+	 * holds no listener, whatever its next (possibly notified) syscall does.
+	 */
+	close(c->listener_sock);
+	close(probe);
+	_exit(0);
+}
+
 int step_seccomp(struct ctx *c, const struct step *s)
 {
 	struct arg a;
 	step_arg(s, 1, &a);
 	uint64_t flags = arg_u64(s, 0);
+	int e;
 	doing(c, "seccomp(SECCOMP_SET_MODE_FILTER, 0x%llx, %u instructions)", (unsigned long long)flags,
 	      a.len / (unsigned)sizeof(struct sock_filter));
 	if (a.len == 0 || a.len % sizeof(struct sock_filter) || a.len / sizeof(struct sock_filter) > USHRT_MAX) {
@@ -195,13 +325,57 @@ int step_seccomp(struct ctx *c, const struct step *s)
 		return -1;
 	memcpy(code, a.data, a.len);
 	struct sock_fprog prog = { .len = (unsigned short)(a.len / sizeof(struct sock_filter)), .filter = code };
+	int predicted = -1;
+	pid_t sender = -1;
+	if (c->listener_sock >= 0 && (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
+		doing(c, "seccomp: start the listener sender");
+		sender = start_listener_sender(c, &predicted);
+		if (sender < 0) {
+			e = errno;
+			free(code);
+			errno = e;
+			return -1;
+		}
+	}
+	doing(c, "seccomp(SECCOMP_SET_MODE_FILTER, 0x%llx, %u instructions)", (unsigned long long)flags,
+	      a.len / (unsigned)sizeof(struct sock_filter));
 	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)flags, &prog);
-	int e = errno;
+	e = errno;
 	free(code);
-	errno = e;
-	if (r < 0)
+	if (r < 0 || (sender > 0 && r != predicted)) {
+		/* Not loaded, or the listener is not where the sender looks: it must not wait for it. */
+		if (sender > 0) {
+			kill(sender, SIGKILL);
+			waitpid(sender, NULL, 0);
+		}
+		if (r >= 0) {
+			doing(c, "seccomp: the listener is fd %ld, not the expected %d", r, predicted);
+			e = EBADF;
+		}
+		errno = e;
 		return -1;
-	/* A listener fd (SECCOMP_FILTER_FLAG_NEW_LISTENER) is not handed on yet: do not leak it. */
+	}
+	if (sender > 0) {
+		/*
+		 * From here on any syscall may be a notified one: the sender has no
+		 * filter and hands the listener on by itself, so a supervisor can
+		 * answer whatever this process does next (sendmsg included).
+		 */
+		int status;
+		pid_t w;
+		do
+			w = waitpid(sender, &status, 0);
+		while (w < 0 && errno == EINTR);
+		if (w == sender && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+			doing(c, "seccomp: send the listener fd and the state to the listener socket (sender status 0x%x)", status);
+			errno = WIFEXITED(status) && WEXITSTATUS(status) != 1 ? WEXITSTATUS(status) : ECONNABORTED;
+			return -1;
+		}
+		/* The sender closed both in the shared table (or, if wait4 was denied, they are close-on-exec). */
+		c->listener_sock = -1;
+		return 0;
+	}
+	/* The container program never holds the listener. */
 	if (r > 0)
 		close((int)r);
 	return 0;
@@ -357,7 +531,7 @@ int step_sync(struct ctx *c, const struct step *s)
 	return 0;
 }
 
-static int connect_console_socket(const char *path)
+static int connect_unix(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -443,7 +617,7 @@ int step_console_socket(struct ctx *c, const struct step *s)
 {
 	const char *path = arg_str(s, 0);
 	doing(c, "console: connect to \"%s\"", path);
-	int fd = connect_console_socket(path);
+	int fd = connect_unix(path);
 	if (fd < 0)
 		return -1;
 	if (c->console_sock >= 0)
@@ -489,7 +663,7 @@ int step_console(struct ctx *c, const struct step *s)
 	}
 	if (*sockpath) {
 		doing(c, "console: connect to \"%s\"", sockpath);
-		sock = connect_console_socket(sockpath);
+		sock = connect_unix(sockpath);
 	} else {
 		doing(c, "console: use the socket CONSOLE_SOCKET connected");
 		sock = c->console_sock;

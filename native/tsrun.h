@@ -43,6 +43,9 @@ struct ctx {
 	uint8_t *state;	      /* payload of the last CONTINUE, for HOOK */
 	size_t state_len;
 	char *exec_path;      /* RESOLVE_EXEC's answer, for EXEC */
+	int listener_sock;    /* SECCOMP_LISTENER: connected to listenerPath before the clone */
+	char **listener_parts; /* the state JSON around the pid (joined with the pid's decimal) */
+	uint32_t listener_nparts;
 	/* What the failing step was doing, with its paths: the ERROR detail. */
 	char detail[DETAIL_MAX];
 };
@@ -83,6 +86,7 @@ int step_user(struct ctx *c, const struct step *s);
 int step_caps(struct ctx *c, const struct step *s);
 int step_cap_bounding(struct ctx *c, const struct step *s);
 int step_seccomp(struct ctx *c, const struct step *s);
+int step_seccomp_listener(struct ctx *c, const struct step *s);
 int step_resolve_exec(struct ctx *c, const struct step *s);
 int step_wait_start(struct ctx *c);
 int step_exec(struct ctx *c, const struct step *s);

@@ -64,6 +64,12 @@ export interface PlanContext {
   hostHooks?: boolean;
   /** A compiled seccomp program (struct sock_filter[]) and its flags. */
   seccomp?: { program: Uint8Array; flags: number };
+  /**
+   * SCMP_ACT_NOTIFY: where the listener fd goes (`linux.seccomp.listenerPath`)
+   * and the container process state JSON split where the container process's
+   * pid goes (the helper joins the parts with it).
+   */
+  seccompListener?: { path: string; stateParts: string[] };
   /** The layout for `cgroup` mounts. */
   cgroupMounts?: CgroupMountLayout;
   /** setgroups(2) is denied in the container's user namespace (rootless). */
@@ -343,8 +349,11 @@ function hookSteps(spec: Spec, name: 'createContainer' | 'startContainer'): Plan
   );
 }
 
-function preCloneSteps(proc: Process | undefined): PlanStep[] {
+function preCloneSteps(proc: Process | undefined, ctx?: PlanContext): PlanStep[] {
   const steps: PlanStep[] = [];
+  if (ctx?.seccompListener && ctx.seccomp) {
+    steps.push(step('SECCOMP_LISTENER', { path: ctx.seccompListener.path, state: ctx.seccompListener.stateParts }, 'linux.seccomp.listenerPath', 'connects to the seccomp agent\'s socket in the host, before any namespace is joined; the listener fd and the process state go there once the filter is loaded'));
+  }
   for (const [i, rl] of (proc?.rlimits ?? []).entries()) {
     const resource = RLIMITS[rl.type];
     if (resource === undefined) continue;
@@ -379,7 +388,7 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
   }
 
   // --- in the helper, in the host, before the clone ---
-  steps.push(...preCloneSteps(proc));
+  steps.push(...preCloneSteps(proc, ctx));
   steps.push(...consoleSocketStep(proc, ctx));
   if (ctx.execFifo) steps.push(step('EXEC_FIFO', { path: ctx.execFifo }, '(runtime)', 'opens the exec fifo before any namespace is joined, so the container init can later wait on it'));
   for (const type of NAMESPACE_JOIN_ORDER) {
@@ -487,7 +496,7 @@ export interface ExecTarget {
 /** Compiles the plan of `tsrun exec`: join every namespace of the container, then the process steps. */
 export function compileExecPlan(proc: Process, target: ExecTarget, ctx: PlanContext): Plan {
   const issues: SpecIssue[] = [];
-  const steps: PlanStep[] = [...preCloneSteps(proc), ...consoleSocketStep(proc, ctx)];
+  const steps: PlanStep[] = [...preCloneSteps(proc, ctx), ...consoleSocketStep(proc, ctx)];
   const nsDir = target.nsDir ?? `/proc/${target.initPid}/ns`;
   for (const type of NAMESPACE_JOIN_ORDER) {
     if (!target.namespaces.includes(type)) continue;

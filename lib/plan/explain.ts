@@ -41,6 +41,7 @@ export function describeStep(s: PlanStep): string {
     case 'NEW_TIMENS': return s.args.offsets.trim().replace(/\n/g, '; ') || 'no offsets';
     case 'EXEC_FIFO': return s.args.path;
     case 'CONSOLE_SOCKET': return s.args.path;
+    case 'SECCOMP_LISTENER': return `${s.args.path} (state ${s.args.state.join('<pid>').length} bytes)`;
     case 'USER_MAPS': return `uid_map ${q(s.args.uidMap.trim())} gid_map ${q(s.args.gidMap.trim())}${s.args.setgroups ? ` setgroups ${s.args.setgroups}` : ''}`;
     case 'IDMAP_TREE': return `${q(s.args.source)} uid_map ${q(s.args.uidMap.trim())} gid_map ${q(s.args.gidMap.trim())}${Number(s.args.recursive) ? ' (recursive)' : ''}`;
     case 'ID_MAP_TOOLS': return `uid_map by ${s.args.newuidmap || '(direct write)'}, gid_map by ${s.args.newgidmap || '(direct write)'}`;

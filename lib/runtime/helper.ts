@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import { MSG, NO_STEP, type MsgName } from '../plan/ops.js';
 import type { Plan } from '../plan/types.js';
 import { encodePlan } from '../plan/codec.js';
-import { ChildSetupError, ExecNotFoundError, ProtocolError, TsrunError } from '../errors.js';
+import { ChildSetupError, ExecNotFoundError, InternalError, ProtocolError, TsrunError } from '../errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -154,6 +154,14 @@ export function spawnHelper(opts: SpawnHelperOptions): HelperHandle {
     env: { _TSRUN_SYNC_FD: String(syncIndex) },
     detached: true,
   });
+  if (child.pid === undefined) {
+    // The spawn failed (ENOENT, ETXTBSY...; the 'error' event comes later). Never hand
+    // this child out: until that event, Node's child.kill() on it is kill(0, sig), which
+    // signals tsrun's whole process group (conmon, the shim), not a helper.
+    child.on('error', () => undefined);
+    (child.stdio[syncIndex] as Socket | null)?.destroy();
+    throw new InternalError(`could not start tsrun-init (${helperPath()})`);
+  }
   const socket = child.stdio[syncIndex] as Socket;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal }));
