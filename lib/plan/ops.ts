@@ -22,6 +22,7 @@ export const OPS = {
   EXEC_FIFO: { code: 5, who: 'P', args: [['path', 'str']], syscall: 'mkfifo + open(O_PATH)' },
   USER_MAPS: { code: 6, who: 'P', args: [['uidMap', 'str'], ['gidMap', 'str'], ['setgroups', 'str']], syscall: 'write /proc/<pid>/{setgroups,uid_map,gid_map}' },
   CLONE: { code: 7, who: 'P', args: [['flags', 'u64'], ['detached', 'u64']], syscall: 'clone' },
+  SECCOMP_LISTENER: { code: 8, who: 'P', args: [['path', 'str'], ['state', 'strs']], syscall: 'socket + connect (listenerPath)' },
   CONSOLE_SOCKET: { code: 9, who: 'P', args: [['path', 'str']], syscall: 'socket + connect (--console-socket)' },
   ROOTFS: { code: 20, who: 'C', args: [['propagation', 'u64'], ['rootfs', 'str']], syscall: 'mount(MS_REC|MS_SLAVE) + mount(MS_BIND|MS_REC) + open(O_PATH)' },
   IDMAP_TREE: { code: 16, who: 'P', args: [['source', 'str'], ['uidMap', 'str'], ['gidMap', 'str'], ['recursive', 'u64']], syscall: 'clone(CLONE_NEWUSER) + open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP)' },
