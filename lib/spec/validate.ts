@@ -436,6 +436,26 @@ class ConfigRules {
     this.netDevices();
     this.pathLists();
     this.seccomp();
+    this.nulBytes();
+  }
+
+  /** No path, name, argument or value tsrun passes to the kernel can hold a NUL byte: it would be cut there. */
+  private nulBytes(): void {
+    const walk = (v: unknown, at: string, depth: number): void => {
+      if (typeof v === 'string') {
+        if (v.includes('\0')) this.c.error(at || '(config)', 'contains a NUL byte, which no path, name, argument or value passed to the kernel can hold');
+      } else if (Array.isArray(v)) {
+        if (depth < 16) v.forEach((x, i) => walk(x, `${at}[${i}]`, depth + 1));
+      } else if (isObject(v) && depth < 16) {
+        for (const [k, x] of Object.entries(v)) {
+          if (k.includes('\0')) this.c.error(at || '(config)', `has a key with a NUL byte (${JSON.stringify(k)})`);
+          walk(x, at ? `${at}.${k}` : k, depth + 1);
+        }
+      }
+    };
+    // Annotations are metadata only: they never reach the kernel.
+    const { annotations: _annotations, ...rest } = this.cfg;
+    walk(rest, '', 0);
   }
 
   private hasNs(type: NamespaceType): boolean {
