@@ -13,7 +13,7 @@
  *   cgroup2's `cgroup.kill` is used for SIGKILL because it cannot miss a
  *   process forked during the kill.
  */
-import { basename, join, dirname } from 'node:path';
+import { join, dirname } from 'node:path';
 import { CgroupError, errnoMessage } from '../errors.js';
 import type { Resources } from '../spec/types.js';
 import * as bpf from '../sys/bpf.js';
@@ -618,12 +618,15 @@ export class FsCgroupManager implements CgroupManager {
    */
   private removeEmptyDefaultParents(): void {
     for (const dir of this.dirs()) {
-      const parent = dirname(dir);
-      if (basename(parent) !== DEFAULT_CGROUP_PARENT || dirname(parent) !== this.hierarchyRootOf(dir)) continue;
-      try {
-        this.fs.rmdir(parent);
-      } catch {
-        /* still used by another container, or already gone */
+      // Relative cgroupsPaths nest under it (`tsrun/pod/<id>`): climb to it, removing what is empty.
+      const top = join(this.hierarchyRootOf(dir), DEFAULT_CGROUP_PARENT);
+      if (!dir.startsWith(top + '/')) continue;
+      for (let d = dirname(dir); d.length >= top.length; d = dirname(d)) {
+        try {
+          this.fs.rmdir(d);
+        } catch {
+          break; // still used by another container, or already gone
+        }
       }
     }
   }
