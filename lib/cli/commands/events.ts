@@ -15,6 +15,17 @@ export function parseDuration(v: string): number {
   return ms;
 }
 
+/**
+ * JSON.stringify, but integers past 2^53 are printed as the exact integer
+ * the double holds: v1's "unlimited" 9223372036854771712 (2^63 - 4096)
+ * comes out as runc prints it, not as 9223372036854772000.
+ */
+export function exactJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v) ? `\u0000big:${BigInt(v).toString()}` : v,
+  ).replace(/"\\u0000big:(-?\d+)"/g, '$1');
+}
+
 export const command: Command = {
   summary: 'print container events: resource stats at an interval, and OOM kills',
   usage: '[--stats] [--interval 5s] <container-id>',
@@ -28,7 +39,7 @@ export const command: Command = {
     const interval = parseDuration(str(args, 'interval') ?? '5s');
     const st = containerState(ctx.runtime, id);
     if (st.status === 'stopped') throw new StatusError(`container with id ${id} is not running`, 'events', st.status);
-    const emit = () => out(JSON.stringify({ type: 'stats', id, data: containerStats(ctx.runtime, id) }) + '\n');
+    const emit = () => out(exactJson({ type: 'stats', id, data: containerStats(ctx.runtime, id) }) + '\n');
     if (bool(args, 'stats')) {
       emit();
       return 0;

@@ -39,6 +39,8 @@ t.test('events --stats: one line of runc stats JSON with plausible numbers', asy
   const lines = r.stdout.split('\n');
   t.equal(lines.length, 2, 'exactly one line (and its newline)');
   t.equal(lines[1], '');
+  t.match(lines[0], /"limit":9223372036854771712[,}]/, 'v1 "unlimited" printed exactly as runc does (2^63 - 4096)');
+  t.notMatch(lines[0], /9223372036854772000/, 'not rounded through a double');
   const ev = JSON.parse(lines[0]!);
   t.same(Object.keys(ev), ['type', 'id', 'data'], 'runc key order: type, id, data');
   t.equal(ev.type, 'stats');
