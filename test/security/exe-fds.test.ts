@@ -1,0 +1,136 @@
+/**
+ * The runtime's own executable and file descriptors, attacked from inside:
+ * CVE-2019-5736 (/proc/<pid>/exe of the helper opened for writing),
+ * CVE-2016-9962 (the joining helper ptrace-able, its fds readable) and
+ * CVE-2024-21626 (leaked fds, cwd through /proc/self/fd/N).
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot, tsrunBin } from '../helpers/paths.js';
+import { compileC, setup, sha256, waitStatus } from './harness.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+const helperBin = join(repoRoot, 'native', 'build', 'tsrun-init');
+
+function attacker(): string {
+  return compileC('attacker', readFileSync(join(repoRoot, 'test', 'security', 'c', 'attacker.c'), 'utf8'), { static: true });
+}
+
+t.test('CVE-2019-5736 / CVE-2016-9962: the helper cannot be written or inspected from inside, during run and exec', async (t) => {
+  const before = sha256(helperBin);
+  const { bundle, state } = await setup(t, ['/attacker', 'exe', '6'], (c) => {
+    c.root.readonly = false;
+  });
+  copyFileSync(attacker(), join(bundle.rootfs, 'attacker'));
+  chmodSync(join(bundle.rootfs, 'attacker'), 0o755);
+  const outDir = mkdtempSync(join(tmpdir(), 'tsrun-test-out-'));
+  t.teardown(() => rmSync(outDir, { recursive: true, force: true }));
+  const out = openSync(join(outDir, 'out'), 'w');
+  const run = new Promise<number>((resolve) => {
+    const child = spawn(tsrunBin, ['--root', state.root, 'run', '--bundle', bundle.dir, 'exe1'], { stdio: ['ignore', out, out] });
+    child.on('exit', (c) => resolve(c ?? 255));
+  });
+  t.ok(await waitStatus(state, 'exe1', 'running'), 'the attacker runs');
+  let execs = 0;
+  for (let i = 0; i < 40; i++) {
+    const r = await state.cli(['exec', 'exe1', '/bin/true']);
+    if (r.code === 0) execs++;
+    if (!existsSync(join(state.root, 'exe1'))) break;
+  }
+  t.ok(execs > 0, `exec ran (${execs} times)`);
+  t.equal(await run, 0);
+  closeSync(out);
+  const text = readFileSync(join(outDir, 'out'), 'utf8');
+  const summary = /scanned (\d+) helpers (\d+) exe-writes (\d+) helper-access (\d+)/.exec(text);
+  t.ok(summary, text);
+  t.notMatch(text, /WRITE-OPEN/, 'no /proc/<pid>/exe was opened for writing');
+  t.equal(summary?.[3], '0');
+  t.notMatch(text, /PTRACE-ATTACH/, 'no helper could be ptrace-attached');
+  t.notMatch(text, /^(FD|CWD|EXE) /m, 'no helper fd, cwd or exe was readable (non-dumpable)');
+  t.comment(`attacker: ${summary?.[0]}`);
+  t.ok(Number(summary?.[1]) > 0, 'the attacker saw the exec\'d processes');
+  t.equal(sha256(helperBin), before, 'the on-disk helper is unchanged');
+});
+
+t.test('CVE-2019-5736: "#!/proc/self/exe" run by exec gets the sealed memfd copy, never a writable helper', async (t) => {
+  const before = sha256(helperBin);
+  const { bundle, state } = await setup(t, ['/attacker', 'exe', '4']);
+  copyFileSync(attacker(), join(bundle.rootfs, 'attacker'));
+  chmodSync(join(bundle.rootfs, 'attacker'), 0o755);
+  // The shebang trick: exec of /evil runs "/proc/self/exe" (the process doing the execve) as its interpreter.
+  writeFileSync(join(bundle.rootfs, 'evil'), '#!/proc/self/exe\n');
+  chmodSync(join(bundle.rootfs, 'evil'), 0o755);
+  const c = await state.cli(['run', '-d', '--bundle', bundle.dir, 'exe2']);
+  t.equal(c.code, 0, c.stderr);
+  for (let i = 0; i < 15; i++) await state.cli(['exec', 'exe2', '/evil']);
+  const pid = JSON.parse((await state.cli(['state', 'exe2'])).stdout).pid;
+  for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 25));
+  t.equal(sha256(helperBin), before, 'the on-disk helper is unchanged');
+});
+
+/** Runs tsrun with extra fds 3.. open (a directory of the host, a file), stdout/stderr to a file. */
+function runWithFds(args: string[], extra: number[]): Promise<{ code: number; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsrun-test-out-'));
+  const out = openSync(join(dir, 'out'), 'w');
+  return new Promise((resolve) => {
+    const child = spawn(tsrunBin, args, { stdio: ['ignore', out, out, ...extra] });
+    child.on('exit', (c) => {
+      closeSync(out);
+      const text = readFileSync(join(dir, 'out'), 'utf8');
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code: c ?? 255, out: text });
+    });
+  });
+}
+
+t.test('CVE-2024-21626: only stdio and preserved fds reach the container', async (t) => {
+  const { bundle, state } = await setup(t, ['/probe', 'info']);
+  const fds = [openSync('/', 'r'), openSync('/etc', 'r'), openSync(bundle.configPath, 'r')];
+  t.teardown(() => fds.forEach((f) => closeSync(f)));
+  const r = await runWithFds(['--root', state.root, 'run', '--bundle', bundle.dir, 'fd1'], fds);
+  t.equal(r.code, 0, r.out);
+  const info = JSON.parse(r.out.slice(r.out.indexOf('{')));
+  t.same(info.fds.filter((f: any) => f.fd > 2), [], `fds 3.. of tsrun's caller are not inherited: ${JSON.stringify(info.fds)}`);
+  const p = await runWithFds(['--root', state.root, 'run', '--preserve-fds', '1', '--bundle', bundle.dir, 'fd2'], fds);
+  t.equal(p.code, 0, p.out);
+  const pi = JSON.parse(p.out.slice(p.out.indexOf('{')));
+  t.same(pi.fds.filter((f: any) => f.fd > 2).map((f: any) => f.fd), [3], 'exactly the one preserved fd');
+  const bad = await state.cli(['run', '--preserve-fds', '3', '--bundle', bundle.dir, 'fd3']);
+  t.not(bad.code, 0, '--preserve-fds beyond what is open is an error');
+  t.match(bad.stderr, /preserve-fds 3: file descriptor 3 is not open/);
+  t.same(readdirSync(state.root).filter((n) => !n.startsWith('@')), [], 'nothing left');
+});
+
+t.test('CVE-2024-21626: process.cwd = /proc/self/fd/N never reaches the host', async (t) => {
+  const { bundle, state } = await setup(t, ['/probe', 'info']);
+  const fds = [openSync('/', 'r'), openSync('/etc', 'r'), openSync(tmpdir(), 'r')];
+  t.teardown(() => fds.forEach((f) => closeSync(f)));
+  for (const n of [3, 4, 5, 6, 7, 8, 10, 20]) {
+    bundle.config.process.cwd = `/proc/self/fd/${n}`;
+    writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
+    const r = await runWithFds(['--root', state.root, 'run', '--bundle', bundle.dir, `cwd${n}`], fds);
+    if (r.code === 0) {
+      const info = JSON.parse(r.out.slice(r.out.indexOf('{')));
+      t.notMatch(info.cwd, /unreachable/, `cwd fd ${n}: inside the container (${info.cwd})`);
+      t.ok(info.cwd.startsWith('/proc/self/fd/') || info.cwd === '/', `cwd fd ${n}: ${info.cwd}`);
+    } else {
+      t.pass(`cwd /proc/self/fd/${n} refused: ${r.out.trim().split('\n').pop()}`);
+    }
+  }
+  // exec --cwd through a symlink to a magic link
+  bundle.config.process.cwd = '/';
+  bundle.config.process.args = ['/probe', 'sleep', '30'];
+  bundle.config.root.readonly = false;
+  writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
+  const c = await state.cli(['run', '-d', '--bundle', bundle.dir, 'cwdexec']);
+  t.equal(c.code, 0, c.stderr);
+  for (const n of [3, 4, 7]) {
+    const r = await runWithFds(['--root', state.root, 'exec', '--cwd', `/proc/self/fd/${n}`, 'cwdexec', '/probe', 'info'], fds);
+    if (r.code === 0) t.notMatch(JSON.parse(r.out.slice(r.out.indexOf('{'))).cwd, /unreachable|^\/etc|^\/tmp/, `exec --cwd fd ${n}`);
+    else t.pass(`exec --cwd /proc/self/fd/${n} refused`);
+  }
+});
