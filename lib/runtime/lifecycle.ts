@@ -151,6 +151,11 @@ function checkPreservedFds(n: number): number[] {
     } catch {
       throw new UsageError(`--preserve-fds ${n}: file descriptor ${fd} is not open`);
     }
+    // bin/tsrun lists the fds its caller passed: any other fd from 3 up is Node's own (epoll, eventfd, pipes).
+    const caller = process.env.TSRUN_CALLER_FDS;
+    if (caller !== undefined && !caller.split(',').includes(String(fd))) {
+      throw new UsageError(`--preserve-fds ${n}: file descriptor ${fd} is not open (tsrun's caller did not pass it)`);
+    }
     fds.push(fd);
   }
   return fds;
