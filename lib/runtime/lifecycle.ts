@@ -297,9 +297,6 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
     // Recorded before the cgroup is made (its paths are known): a create killed from here on leaves `delete --force` what it needs.
     const recordEarly = () => st.save({ version: 1, ociVersion: spec.ociVersion, id: opts.id, bundle, rootfs: rootfsPath(spec, bundle), created: rfc3339(), owner: '', annotations: spec.annotations, initPid: 0, initStartTime: '', phase: 'creating', config: spec, cgroup: cg.save(), namespaces: [], privatePidNs: true, rootless: false });
     recordEarly();
-    // Recorded before the cgroup is made (its paths are known): a create killed from here on leaves `delete --force` what it needs.
-    const recordEarly = () => st.save({ version: 1, ociVersion: spec.ociVersion, id: opts.id, bundle, rootfs: rootfsPath(spec, bundle), created: rfc3339(), owner: '', annotations: spec.annotations, initPid: 0, initStartTime: '', phase: 'creating', config: spec, cgroup: cg.save(), namespaces: [], privatePidNs: true, rootless: false });
-    recordEarly();
     if (!opts.cgroup) {
       try {
         cg.create();
@@ -314,7 +311,6 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       }
       // A failed create may leave an init it never heard of in the cgroup: kill what is there, then remove it.
       undo.push(() => cg.destroy({ killLeftovers: true }));
-      recordEarly(); // now with the cgroup directories create made
       recordEarly(); // now with the cgroup directories create made
       // pids.max counts the helper and the clone that makes the init too: it is set once the
       // init exists (runc sets limits then as well), so a limit of 0 or 1 is honoured, not fatal.
@@ -559,14 +555,6 @@ export async function deleteContainer(ctx: RuntimeContext, id: string, opts: { f
   }
   const cg = cgroupOf(saved);
   const status = deriveStatus(st, saved, cg);
-  if (saved.phase === 'creating' && cg) {
-    // A create killed mid-way: its helper or an init it never recorded may still sit in the cgroup.
-    try {
-      await cg.killAll(9);
-    } catch {
-      /* the destroy below reports what is left */
-    }
-  }
   if (saved.phase === 'creating' && cg) {
     // A create killed mid-way: its helper or an init it never recorded may still sit in the cgroup.
     try {
