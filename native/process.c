@@ -459,11 +459,12 @@ int step_wait_start(struct ctx *c)
 		return 0;
 	/* Blocks until `tsrun start` opens the fifo for reading. */
 	char p[32];
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", c->fifo_fd);
+	/* Through the host procfs handle: the container's /proc may be anything the image put there. */
+	snprintf(p, sizeof(p), "self/fd/%d", c->fifo_fd);
 	doing(c, "open the exec fifo");
 	int fd;
 	do
-		fd = open(p, O_WRONLY | O_CLOEXEC);
+		fd = openat(c->proc_fd, p, O_WRONLY | O_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return -1;

@@ -410,6 +410,12 @@ function processRules(c: Checker, p: Obj, prefix: string): void {
   }
 }
 
+/** Files under /proc a mount may replace (what lxcfs provides; runc's allow-list). */
+const PROC_MOUNT_ALLOWED = new Set([
+  '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime', '/proc/loadavg',
+  '/proc/slabinfo', '/proc/net/dev', '/proc/sys/kernel/ns_last_pid',
+]);
+
 /** The namespace entries of a config, by type. */
 interface NsEntry { index: number; path: string | undefined }
 
@@ -569,11 +575,29 @@ class ConfigRules {
       });
       const bind = m.type === 'bind' || options.includes('bind') || options.includes('rbind');
       if (bind && !this.c.failed(`${at}.source`)) this.bindSource(at, m.source);
+      if (typeof m.destination === 'string' && m.destination.startsWith('/')) this.procMount(at, m.destination, bind ? 'bind' : m.type);
       const hasU = Array.isArray(m.uidMappings) && m.uidMappings.length > 0;
       const hasG = Array.isArray(m.gidMappings) && m.gidMappings.length > 0;
       if (hasU && !hasG) this.c.error(`${at}.gidMappings`, 'is required when uidMappings is set: an idmapped mount needs both uidMappings and gidMappings');
       if (hasG && !hasU) this.c.error(`${at}.uidMappings`, 'is required when gidMappings is set: an idmapped mount needs both uidMappings and gidMappings');
     });
+  }
+
+  /**
+   * Only a procfs may be mounted on /proc, and under /proc only the files
+   * lxcfs-style tools replace (CVE-2019-16884): a volume over /proc turns
+   * label and sysctl writes into writes to ordinary files, and a bind onto
+   * /proc/sys/kernel/core_pattern or /proc/sysrq-trigger reaches the host.
+   */
+  private procMount(at: string, destination: string, type: unknown): void {
+    const dest = normalize(destination).replace(/\/+$/, '') || '/';
+    if (dest === '/proc') {
+      if (type !== 'proc') this.c.error(`${at}.type`, `${show(type ?? 'none')} cannot be mounted on /proc: only a filesystem of type "proc" may be mounted there`);
+      return;
+    }
+    if (!dest.startsWith('/proc/')) return;
+    if (PROC_MOUNT_ALLOWED.has(dest) || dest.startsWith('/proc/pressure/')) return;
+    this.c.error(`${at}.destination`, `${show(destination)} is inside /proc: mounts there are refused (only ${[...PROC_MOUNT_ALLOWED].join(', ')} and /proc/pressure/* may be replaced)`);
   }
 
   private bindSource(at: string, source: unknown): void {
