@@ -621,7 +621,10 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
   const h = spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved });
   try {
     if (!h.child.pid) throw new InternalError('could not start tsrun-init');
-    cgroupOf(saved)?.addProcess(h.child.pid);
+    // Paused (--ignore-paused): a helper in the frozen cgroup would freeze before the process exists;
+    // the process joins the cgroup once it is ready to exec instead (and stays frozen until resume).
+    const joinLate = status === 'paused';
+    if (!joinLate) cgroupOf(saved)?.addProcess(h.child.pid);
     sendPlan(h, plan);
     let pid = 0;
     for (;;) {
@@ -634,13 +637,17 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
       if (m.type === 'PID') pid = m.payload.readUInt32LE(0);
       else if (m.type === 'ERROR') throw helperError(plan, m.payload);
       else if (m.type === 'READY') {
+        if (joinLate) {
+          cgroupOf(saved)?.addProcess(pid);
+          break; // a frozen process execs only after resume: do not wait for it
+        }
         if (!opts.detached) break;
         // Detached: wait for EOF (the helper exited and the process exec'd), or an ERROR from a failed execve.
       } else throw new ProtocolError('PID, READY or ERROR', m.type);
     }
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     if (opts.detached) {
-      await h.exited;
+      if (!joinLate) await h.exited;
       h.channel.close();
       return { pid };
     }

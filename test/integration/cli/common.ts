@@ -101,7 +101,12 @@ export interface Env {
 }
 
 /** Other engines' test runs on this machine may hold pooled cgroups of their own meanwhile. */
-export const leakOptions = { ignore: (kind: string, item: string) => kind === 'cgroups' && (/tsrun-pool-|tsrun-clients-/.test(item) || item.endsWith('/tsrun')) };
+export const leakOptions = {
+  ignore: (kind: string, item: string) =>
+    (kind === 'cgroups' && (/tsrun-pool-|tsrun-clients-/.test(item) || item.endsWith('/tsrun'))) ||
+    (kind === 'mounts' && /tsrun-clients-|\/tmp\/cl\//.test(item)) ||
+    (kind === 'runtimeState' && !item.includes('tsrun-cli-')),
+};
 
 export async function setup(t: Tap, args: string[] = ['/probe', 'sleep', '600'], edit?: (c: any) => void): Promise<Env> {
   await guardLeaks(t, leakOptions);
