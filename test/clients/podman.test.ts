@@ -32,6 +32,8 @@ import {
 } from './engines.js';
 
 const IMAGE = 'localhost/tsrun-busybox:latest';
+// A hung engine call fails its own assertion (runCmd's deadline) long before this.
+t.setTimeout(300_000);
 
 const why = missingPrerequisite(['podman', 'conmon', 'tar']);
 if (why) {
