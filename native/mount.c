@@ -465,8 +465,108 @@ int step_pivot_root(struct ctx *c)
 	return root_fd(c) < 0 ? -1 : 0;
 }
 
+static void unescape_mountinfo(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r;) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 4;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = 0;
+}
+
+static int by_length_desc(const void *a, const void *b)
+{
+	return (int)strlen(*(char *const *)b) - (int)strlen(*(char *const *)a);
+}
+
+/*
+ * --no-pivot keeps the old root under the chroot, in the container's mount
+ * namespace: a host procfs or sysfs left there lets the container mount a
+ * fresh, unmasked procfs from a new user namespace (the kernel allows it when
+ * a fully visible one exists). Detach every mount that is neither the rootfs,
+ * below it, nor one of its ancestors (runc's msMoveRoot does the same).
+ */
+static int detach_outside_rootfs(struct ctx *c)
+{
+	char self[64], root[4096];
+	snprintf(self, sizeof(self), "self/fd/%d", c->root_fd);
+	ssize_t rl = readlinkat(c->proc_fd, self, root, sizeof(root) - 1);
+	if (rl <= 0)
+		return -1;
+	root[rl] = 0;
+	int fd = openat(c->proc_fd, "self/mountinfo", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap + 1);
+	for (;;) {
+		if (!buf) {
+			close(fd);
+			return -1;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+		}
+	}
+	close(fd);
+	buf[len] = 0;
+	size_t n = 0, max = 0;
+	char **points = NULL;
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		char *f = line;
+		for (int i = 0; i < 4 && f; i++) {
+			f = strchr(f, ' ');
+			if (f)
+				f++;
+		}
+		if (!f)
+			continue;
+		char *end = strchr(f, ' ');
+		if (end)
+			*end = 0;
+		unescape_mountinfo(f);
+		size_t fl = strlen(f), rlen = strlen(root);
+		int under = fl >= rlen && !strncmp(f, root, rlen) && (f[rlen] == 0 || f[rlen] == '/');
+		int ancestor = fl < rlen && !strncmp(root, f, fl) && (root[fl] == '/' || fl == 1);
+		if (under || ancestor)
+			continue;
+		if (n == max) {
+			max = max ? max * 2 : 64;
+			char **p = realloc(points, max * sizeof(*points));
+			if (!p)
+				break;
+			points = p;
+		}
+		points[n++] = f;
+	}
+	qsort(points, n, sizeof(*points), by_length_desc);
+	for (size_t i = 0; i < n; i++)
+		umount2(points[i], MNT_DETACH); /* one may already be gone with its parent */
+	free(points);
+	free(buf);
+	return 0;
+}
+
 int step_chroot(struct ctx *c)
 {
+	doing(c, "detach the mounts outside the rootfs");
+	if (detach_outside_rootfs(c) < 0)
+		return -1;
 	doing(c, "move the rootfs onto \"/\" and chroot");
 	if (fchdir(root_fd(c)) < 0)
 		return -1;

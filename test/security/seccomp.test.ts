@@ -48,7 +48,7 @@ getsockopt gettid gettimeofday getuid getxattr ioctl kill lgetxattr link linkat 
 mremap munmap nanosleep newfstatat open openat openat2 pause pipe pipe2 poll ppoll prctl pread64 preadv prlimit64 pselect6 pwrite64
 read readlink readlinkat readv recvfrom recvmsg rename renameat renameat2 restart_syscall rmdir rseq rt_sigaction rt_sigpending
 rt_sigprocmask rt_sigqueueinfo rt_sigreturn rt_sigsuspend rt_sigtimedwait sched_getaffinity sched_yield select sendmsg sendto
-set_robust_list set_tid_address setitimer setpgid setsid setsockopt sigaltstack socket socketpair stat statfs statx symlink
+set_robust_list set_tid_address setgid setgroups setitimer setresgid setresuid setuid setpgid setsid setsockopt sigaltstack socket socketpair stat statfs statx symlink
 symlinkat sysinfo tgkill time times tkill truncate umask uname unlink unlinkat utimensat vfork wait4 waitid write writev`.split(/\s+/);
 
 t.test('a default-deny Docker-like profile runs a shell; what it does not allow fails with EPERM', async (t) => {
