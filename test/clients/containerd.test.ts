@@ -210,7 +210,8 @@ if (why) {
       t.not(exMissing.code, 0, 'exec of a missing binary fails');
       t.match(exMissing.stderr, /executable file not found/, `and says why (${exMissing.stderr.trim()})`);
 
-      const bg = await ctr(['task', 'exec', '--detach', '--exec-id', 'bg', 'd1', 'sleep', '1000']);
+      // ctr cannot know when a detached exec ends, so it leaves its fifos: keep them in the work dir.
+      const bg = await ctr(['task', 'exec', '--detach', '--fifo-dir', join(w.dir, 'fifo'), '--exec-id', 'bg', 'd1', 'sleep', '1000']);
       t.equal(bg.code, 0, `exec --detach (${bg.stderr.trim()})`);
       let pids: number[] = [];
       await waitFor(async () => {
