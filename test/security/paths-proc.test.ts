@@ -10,7 +10,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostMountsUnder, makeMarker, setup } from './harness.js';
+import { hostMountsUnder, makeMarker, setup, sleep } from './harness.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -211,4 +211,38 @@ t.test('CVE-2026-41579 class: a rootfs whose /dev is a symlink out never populat
       t.same(hostMountsUnder(outside.dir), []);
     });
   }
+});
+
+t.test('CVE-2025-52565: /dev/console is the pty from TIOCGPTPEER, whatever the image planted at /dev/console and /dev/pts', async (t) => {
+  const { compileC } = await import('./harness.js');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const receiver = compileC('console-receiver', readFileSync(join(repoRoot, 'test', 'security', 'c', 'console-receiver.c'), 'utf8'));
+  const host = makeMarker(t, { 'sysrq-trigger': 'host file\n' });
+  const before = host.snapshot();
+  const sockDir = makeMarker(t, {});
+  const socket = join(sockDir.dir, 'console.sock');
+  const out = join(sockDir.dir, 'console.out');
+  const child = spawn(receiver, [socket, out], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  });
+  await new Promise((r) => child.stdout!.once('data', r));
+  const { bundle, state } = await setup(t, ['/bin/sh', '-c', 'echo "console=$(stat -L -c %t:%F /dev/console)"; echo written > /dev/console; sleep 0.2']);
+  // The image's own /dev (no tmpfs over it): a planted console link and pts entries.
+  rmSync(join(bundle.rootfs, 'dev'), { recursive: true, force: true });
+  mkdirSync(join(bundle.rootfs, 'dev', 'pts'), { recursive: true });
+  symlinkSync(join(host.dir, 'sysrq-trigger'), join(bundle.rootfs, 'dev', 'console'));
+  symlinkSync(join(host.dir, 'sysrq-trigger'), join(bundle.rootfs, 'dev', 'pts', '0'));
+  symlinkSync(join(host.dir, 'sysrq-trigger'), join(bundle.rootfs, 'dev', 'pts', 'ptmx'));
+  bundle.config.mounts = bundle.config.mounts.filter((m: any) => m.destination !== '/dev');
+  bundle.config.process.terminal = true;
+  writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
+  const r = await state.cli(['run', '-d', '--console-socket', socket, '--bundle', bundle.dir, 'console1']);
+  t.equal(r.code, 0, r.stderr);
+  const done = await Promise.race([new Promise((res) => child.on('exit', res)), sleep(10_000)]);
+  t.not(done, undefined, 'the pty closed when the container exited');
+  const text = readFileSync(out, 'utf8');
+  t.match(text, /console=88:character special file/, '/dev/console is a pts device (major 136)');
+  t.match(text, /written/, 'writing /dev/console reaches the pty');
+  t.same(host.snapshot(), before, 'the planted link targets are unchanged');
 });
