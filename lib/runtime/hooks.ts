@@ -13,7 +13,8 @@ export function runHook(kind: string, index: number, hook: Hook, stateJson: stri
     const [argv0, ...rest] = hook.args && hook.args.length ? hook.args : [hook.path];
     // An empty env means an empty environment; an absent one inherits ours (runc's behaviour).
     const env = hook.env ? Object.fromEntries(hook.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])) : process.env;
-    const child = spawn(hook.path, rest, { argv0, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group, so a timeout kills what the hook started too (a child holding its pipes would keep tsrun waiting).
+    const child = spawn(hook.path, rest, { argv0, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -21,7 +22,11 @@ export function runHook(kind: string, index: number, hook: Hook, stateJson: stri
     const timer = hook.timeout
       ? setTimeout(() => {
           timedOut = true;
-          child.kill('SIGKILL');
+          try {
+            if (child.pid) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
         }, hook.timeout * 1000)
       : undefined;
     child.stdin.on('error', () => { /* a hook need not read its stdin */ });
@@ -31,6 +36,11 @@ export function runHook(kind: string, index: number, hook: Hook, stateJson: stri
       reject(new HookError(`error running ${kind} hook #${index}: ${e.message}`, kind, index, { cause: e }));
     });
     child.on('exit', (code, signal) => {
+      // Whatever the hook left running must not hold tsrun open through these pipes.
+      setImmediate(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      });
       if (timer) clearTimeout(timer);
       if (timedOut) {
         reject(new HookError(`error running ${kind} hook #${index}: hook ran past specified timeout of ${hook.timeout!.toFixed(1)}s`, kind, index));
