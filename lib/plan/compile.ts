@@ -38,10 +38,17 @@ export type SourceKind = 'dir' | 'file' | 'missing';
 
 /** The cgroup hierarchies to show inside the container for a `cgroup` mount. */
 export interface CgroupMountLayout {
-  /** v1 hierarchies: directory name under the mount point and the mount data (`memory`, `none,name=systemd`). */
-  v1: { name: string; data: string }[];
+  /**
+   * v1 hierarchies: directory name under the mount point and the mount data (`memory`,
+   * `none,name=systemd`). With `path` (the container's own cgroup directory on the host),
+   * that directory is bind-mounted instead, as runc does without a cgroup namespace: a
+   * fresh v1 mount would show the host's whole tree, not the container's cgroup and limits.
+   */
+  v1: { name: string; data: string; path?: string }[];
   /** Mount a cgroup2 filesystem: at the mount point itself (v2 host) or at `unified` (hybrid host). */
   unified: 'root' | 'unified' | 'none';
+  /** Hybrid host: bind-mount this host directory at `unified` instead (see `v1[].path`). */
+  unifiedPath?: string;
 }
 
 /** How to run, as opposed to what to run (the config). */
@@ -290,11 +297,14 @@ function cgroupMountSteps(dest: string, opts: MountOptionsPlan, field: string, c
     return [mount('cgroup2', dest, 'cgroup2', '', opts.flags, `shows the container's cgroup v2 hierarchy at ${dest}`)];
   }
   const steps: PlanStep[] = [mount('tmpfs', dest, 'tmpfs', 'mode=755', flags, `holds one mount per cgroup v1 hierarchy under ${dest}`)];
+  const bind = MS.BIND | MS.REC | opts.flags;
   for (const h of layout.v1) {
-    steps.push(mount('cgroup', `${dest}/${h.name}`, 'cgroup', h.data, opts.flags, `shows the container's ${h.name} cgroup (v1)`));
+    if (h.path) steps.push(mount(h.path, `${dest}/${h.name}`, '', '', bind, `shows the container's own ${h.name} cgroup (v1) as the hierarchy's root`));
+    else steps.push(mount('cgroup', `${dest}/${h.name}`, 'cgroup', h.data, opts.flags, `shows the container's ${h.name} cgroup (v1)`));
   }
   if (layout.unified === 'unified') {
-    steps.push(mount('cgroup2', `${dest}/unified`, 'cgroup2', '', opts.flags, 'shows the container\'s cgroup v2 hierarchy of this hybrid host'));
+    if (layout.unifiedPath) steps.push(mount(layout.unifiedPath, `${dest}/unified`, '', '', bind, 'shows the container\'s own cgroup v2 directory of this hybrid host'));
+    else steps.push(mount('cgroup2', `${dest}/unified`, 'cgroup2', '', opts.flags, 'shows the container\'s cgroup v2 hierarchy of this hybrid host'));
   }
   if (opts.flags & MS.RDONLY) {
     steps.push(step('MOUNT', { source: '', dest, fstype: '', flags: MS.REMOUNT | MS.RDONLY | flags, data: 'mode=755', propagation: 0, attrSet: 0, attrClr: 0, kind: 0n }, field, 'makes the cgroup tmpfs read-only once its hierarchies are mounted'));

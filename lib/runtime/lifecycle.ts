@@ -168,9 +168,12 @@ function listenFds(): { count: number; env: string[] } {
   return { count: n, env: [`LISTEN_FDS=${n}`, 'LISTEN_PID=1'] };
 }
 
-function cgroupMountLayout(cg: CgroupManager): CgroupMountLayout {
+function cgroupMountLayout(cg: CgroupManager, spec: Spec): CgroupMountLayout {
   const v1: CgroupMountLayout['v1'] = [];
   let unified: CgroupMountLayout['unified'] = 'none';
+  // Without a cgroup namespace, v1 hierarchies are bind-mounted from the container's own
+  // directories (runc does the same): a fresh mount would show the host's whole tree.
+  const bind = !(spec.linux?.namespaces ?? []).some((n) => n.type === 'cgroup');
   if (cg.driver === 'v2') unified = 'root';
   for (const key of Object.keys(cg.paths)) {
     if (key === 'unified') {
@@ -178,9 +181,11 @@ function cgroupMountLayout(cg: CgroupManager): CgroupMountLayout {
       continue;
     }
     if (cg.driver === 'v2') continue;
-    v1.push({ name: key, data: key === 'systemd' ? 'none,name=systemd' : key });
+    const name = key.replace(/^name=/, ''); // runc's directory for name=systemd is `systemd`
+    v1.push({ name, data: key === 'systemd' ? 'none,name=systemd' : key, ...(bind ? { path: cg.paths[key] } : {}) });
   }
-  return { v1, unified };
+  const unifiedPath = bind && unified === 'unified' ? cg.paths['unified'] : undefined;
+  return { v1, unified, ...(unifiedPath ? { unifiedPath } : {}) };
 }
 
 /** The device rules applied to the cgroup: the config's, then the standard allow list, then the config's devices. */
@@ -332,7 +337,7 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       preserveFds: preserved.length,
       extraEnv: listen.env,
       hostHooks,
-      cgroupMounts: cgroupMountLayout(cg),
+      cgroupMounts: cgroupMountLayout(cg, spec),
       setgroupsDenied: idMaps.setgroupsDenied,
       idMapTools: idMaps.idMapTools,
     });
