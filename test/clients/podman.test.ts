@@ -147,6 +147,10 @@ if (why) {
       t.equal(cat.code, 0, 'run -i');
       t.equal(cat.stdout, 'piped into the container\npid=1\n', 'stdin reaches the container, whose shell is pid 1');
 
+      // The container sees its own cgroup (and podman's limit) at /sys/fs/cgroup, not the host's tree.
+      const mem = await podman([...runArgs, '--rm', '--memory', '64m', IMAGE, 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max']);
+      t.equal(mem.stdout.trim(), '67108864', `--memory 64m, seen from inside (stderr: ${mem.stderr.trim()})`);
+
       const env = await podman([...runArgs, '--rm', '-e', 'GREETING=hi there', '-w', '/tmp', '-u', '1000:1000', IMAGE, 'sh', '-c', 'echo "$GREETING|$(pwd)|$(id -u):$(id -g)"']);
       t.equal(env.stdout.trim(), 'hi there|/tmp|1000:1000', 'env, workdir and user from podman');
 
