@@ -82,6 +82,12 @@ export interface PlanContext {
   /** setgroups(2) is denied in the container's user namespace (rootless). */
   setgroupsDenied?: boolean;
   /**
+   * exec into a paused container: the helper cannot be in the frozen cgroup
+   * before the clone (it would freeze before the process exists), so the
+   * process stops at a sync point until Node has moved it there.
+   */
+  joinCgroupLate?: boolean;
+  /**
    * Rootless with several id ranges: absolute paths of newuidmap and newgidmap
    * the helper runs for the container init instead of writing that map (`""`:
    * the map is written directly).
@@ -327,9 +333,13 @@ function processSteps(proc: Process, ctx: PlanContext, issues: SpecIssue[], opts
   steps.push(step('CWD', { path: proc.cwd }, 'process.cwd', 'moves into the working directory, creating it if missing, and checks it is inside the container (CVE-2024-21626)'));
   steps.push(...(opts.afterCwd ?? []));
   steps.push(step('RESOLVE_EXEC', { name: args[0] ?? '', path: findEnv(env, 'PATH') ?? DEFAULT_PATH }, 'process.args[0]', 'finds the program with the container\'s PATH now, so a missing binary fails before the container is reported created'));
-  steps.push(step('WAIT_START', {}, '(runtime)', opts.create
-    ? 'reports the container created, then blocks on the exec fifo until `tsrun start`'
-    : 'reports that set-up is done'));
+  if (!opts.create && ctx.joinCgroupLate) {
+    steps.push(step('SYNC', { point: SYNC_POINTS.JOIN_CGROUP }, '--ignore-paused', 'waits while tsrun moves it into the paused container\'s frozen cgroup; it runs on once the container is resumed'));
+  } else {
+    steps.push(step('WAIT_START', {}, '(runtime)', opts.create
+      ? 'reports the container created, then blocks on the exec fifo until `tsrun start`'
+      : 'reports that set-up is done'));
+  }
   steps.push(...opts.startHooks);
   steps.push(step('CAP_BOUNDING', { keep: capMask(caps.bounding) }, 'process.capabilities.bounding', 'drops every capability outside the bounding set, so no later exec can regain it'));
   if (ctx.seccomp && !nnp) {

@@ -24,9 +24,9 @@ export const OPS = {
   CLONE: { code: 7, who: 'P', args: [['flags', 'u64'], ['detached', 'u64']], syscall: 'clone' },
   SECCOMP_LISTENER: { code: 8, who: 'P', args: [['path', 'str'], ['state', 'strs']], syscall: 'socket + connect (listenerPath)' },
   CONSOLE_SOCKET: { code: 9, who: 'P', args: [['path', 'str']], syscall: 'socket + connect (--console-socket)' },
-  ROOTFS: { code: 20, who: 'C', args: [['propagation', 'u64'], ['rootfs', 'str']], syscall: 'mount(MS_REC|MS_SLAVE) + mount(MS_BIND|MS_REC) + open(O_PATH)' },
   IDMAP_TREE: { code: 16, who: 'P', args: [['source', 'str'], ['uidMap', 'str'], ['gidMap', 'str'], ['recursive', 'u64']], syscall: 'clone(CLONE_NEWUSER) + open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP)' },
   ID_MAP_TOOLS: { code: 17, who: 'P', args: [['newuidmap', 'str'], ['newgidmap', 'str']], syscall: 'fork + execve newuidmap/newgidmap (at CLONE)' },
+  ROOTFS: { code: 20, who: 'C', args: [['propagation', 'u64'], ['rootfs', 'str']], syscall: 'mount(MS_REC|MS_SLAVE) + mount(MS_BIND|MS_REC) + open(O_PATH)' },
   MOUNT: {
     code: 21,
     who: 'C',
@@ -75,6 +75,12 @@ export type OpArgs<N extends OpName> = {
 export const SYNC_POINTS = {
   /** Node runs the prestart and createRuntime hooks, then answers CONTINUE with the state. */
   CREATE_RUNTIME: 1,
+  /**
+   * An exec into a paused container (`--ignore-paused`): the process waits
+   * here, in place of WAIT_START, while Node moves it into the frozen cgroup,
+   * so it cannot exec (and finish) before it is in the cgroup.
+   */
+  JOIN_CGROUP: 2,
 } as const;
 
 /** Message types on the sync socket. */

@@ -15,6 +15,7 @@ import { SPEC_VERSION } from '../spec/types.js';
 import { loadBundleConfig, validateConfig } from '../spec/index.js';
 import { compilePlan, compileExecPlan, rootfsPath, type CgroupMountLayout } from '../plan/compile.js';
 import type { Plan } from '../plan/types.js';
+import { SYNC_POINTS } from '../plan/ops.js';
 import { createCgroupManager, loadCgroupManager, moveToCgroupsOf, DEFAULT_DEVICE_RULES, type CgroupManager, type SavedCgroup } from '../cgroups/index.js';
 import { CreateError, InternalError, NotFoundError, ProtocolError, StatusError, TsrunError, UsageError } from '../errors.js';
 import { StateStore, validateId, type SavedState } from './state-store.js';
@@ -622,12 +623,15 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
     preserveFds: preserved.length,
     // A rootless container's user namespace may deny setgroups: the exec'd process must not call it.
     setgroupsDenied: setgroupsDeniedIn(saved.initPid),
+    joinCgroupLate: status === 'paused',
   });
   const h = spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved });
   try {
     if (!h.child.pid) throw new InternalError('could not start tsrun-init');
     // Paused (--ignore-paused): a helper in the frozen cgroup would freeze before the process exists;
-    // the process joins the cgroup once it is ready to exec instead (and stays frozen until resume).
+    // the process stops at the JOIN_CGROUP sync point instead, is moved into the cgroup there (and
+    // freezes with it), and execs after resume. Its CONTINUE stays queued in the socket, so a
+    // detached exec can return at once.
     const joinLate = status === 'paused';
     if (!joinLate) cgroupOf(saved)?.addProcess(h.child.pid);
     sendPlan(h, plan);
@@ -641,14 +645,15 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
       }
       if (m.type === 'PID') pid = m.payload.readUInt32LE(0);
       else if (m.type === 'ERROR') throw helperError(plan, m.payload);
-      else if (m.type === 'READY') {
-        if (joinLate) {
-          cgroupOf(saved)?.addProcess(pid);
-          break; // a frozen process execs only after resume: do not wait for it
-        }
+      else if (m.type === 'SYNC' && joinLate && m.payload.readUInt32LE(0) === SYNC_POINTS.JOIN_CGROUP) {
+        if (!pid) throw new ProtocolError('PID', 'SYNC');
+        cgroupOf(saved)?.addProcess(pid);
+        h.channel.send('CONTINUE', Buffer.alloc(0));
+        break; // a frozen process execs only after resume: do not wait for it
+      } else if (m.type === 'READY') {
         if (!opts.detached) break;
         // Detached: wait for EOF (the helper exited and the process exec'd), or an ERROR from a failed execve.
-      } else throw new ProtocolError('PID, READY or ERROR', m.type);
+      } else throw new ProtocolError(joinLate ? 'PID, SYNC or ERROR' : 'PID, READY or ERROR', m.type);
     }
     if (opts.pidFile) writePidFile(opts.pidFile, pid);
     if (opts.detached) {

@@ -5,7 +5,8 @@
  * `--ignore-paused`) exec'd into.
  */
 import t from 'tap';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { alive, cgroupFile, procCgroups, setup, sleep, until } from './common.js';
 
 const COUNTER = ['/bin/sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; usleep 20000; done'];
@@ -57,6 +58,21 @@ t.test('pause freezes a counter, resume thaws it; runc errors for the wrong stat
   const ex = await ignoring;
   t.equal(ex.code, 0, `the --ignore-paused exec finished after resume: ${ex.stderr}`);
   t.equal(ex.stdout, 'hello-after-thaw\n');
+
+  // Detached: returns at once with the pid file; the process is in the frozen cgroup until resume.
+  t.equal((await env.tsrun(['pause', 'cgcli-pr1'])).code, 0);
+  const pidFile = join(env.scratch, 'exec-d.pid');
+  const marker = `/proc/${pid}/root/dev/shm/exec-d-ran`; // the rootfs is read-only
+  const d = await env.tsrun(['exec', '--detach', '--ignore-paused', '--pid-file', pidFile, 'cgcli-pr1', '/bin/sh', '-c', 'touch /dev/shm/exec-d-ran'], { timeoutMs: 5000 });
+  t.equal(d.code, 0, `exec -d --ignore-paused returns while paused: ${d.stderr}`);
+  const execPid = Number(readFileSync(pidFile, 'utf8'));
+  t.ok(execPid > 0, `pid file written (${execPid})`);
+  t.equal(procCgroups(execPid)['freezer'], procCgroups(pid)['freezer'], 'the process is in the container\'s freezer cgroup');
+  await sleep(300);
+  t.notOk(existsSync(marker), 'it has not run while paused');
+  t.equal((await env.tsrun(['resume', 'cgcli-pr1'])).code, 0);
+  await until('the detached exec to run after resume', () => existsSync(marker), 5000);
+  t.pass('it runs after resume');
 
   const r2 = await env.tsrun(['resume', 'cgcli-pr1']);
   t.equal(r2.code, 1, 'resuming a running container fails');

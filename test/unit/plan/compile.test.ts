@@ -171,3 +171,14 @@ t.test('exec plan: joins every namespace of the container, user first, then fork
   tt.equal(idx(plan, 'EXEC_FIFO'), -1);
   tt.ok(idx(plan, 'WAIT_START') > 0, 'still reports READY before execve');
 });
+
+t.test('exec plan into a paused container: a JOIN_CGROUP sync point in place of WAIT_START, before any privilege change', async (tt) => {
+  const proc = baseSpec().process!;
+  const plan = compileExecPlan(proc, { initPid: 4242, namespaces: ['mount', 'pid'] }, { bundle: '/b', detached: true, joinCgroupLate: true });
+  tt.equal(idx(plan, 'WAIT_START'), -1, 'no READY: the caller may be gone when the container is resumed');
+  const sync = idx(plan, 'SYNC');
+  tt.ok(sync > idx(plan, 'CLONE'), 'the sync point is in the forked process');
+  tt.same(plan.steps[sync]!.args, { point: 2 }, 'point JOIN_CGROUP');
+  tt.equal(plan.steps[sync]!.field, '--ignore-paused');
+  for (const op of ['CAP_BOUNDING', 'USER', 'CAPS', 'EXEC']) tt.ok(idx(plan, op) > sync, `${op} after the sync point`);
+});
