@@ -445,12 +445,31 @@ int step_symlink(struct ctx *c, const struct step *s)
 
 int step_pivot_root(struct ctx *c)
 {
+	doing(c, "open the old root");
+	int old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (old_root < 0)
+		return -1;
 	doing(c, "pivot_root into the rootfs");
-	if (fchdir(root_fd(c)) < 0)
+	if (fchdir(root_fd(c)) < 0 || syscall(SYS_pivot_root, ".", ".") < 0) {
+		int e = errno;
+		close(old_root);
+		errno = e;
 		return -1;
-	/* pivot_root(".", ".") stacks the old root on the new one: no put_old directory in the image needed. */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
+	}
+	/*
+	 * pivot_root(".", ".") stacks the old root on the new one: no put_old
+	 * directory in the image needed. mount(2) resolves "." to the mount the
+	 * cwd is on, which is still the new root: making "." a slave here would
+	 * turn every container mount into a slave and erase its own propagation
+	 * (an rshared volume would stop propagating). Step onto the old root first.
+	 */
+	int r = fchdir(old_root);
+	int e = errno;
+	close(old_root);
+	if (r < 0) {
+		errno = e;
 		return -1;
+	}
 	/* The old root must not propagate the detach to the host's mounts. */
 	doing(c, "make the old root a slave");
 	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)

@@ -145,10 +145,10 @@ function explain(lines) {
   say(bold('   output of the container, line by line:'));
   say(`   ${hostLine ?? '(nothing)'}`);
   if (hostLine === 'tsrun-demo') note(`UTS namespace: the container has its own hostname; this host is still "${hostname()}"`);
-  else note(`expected "tsrun-demo" (the config's hostname): the UTS namespace was not set up as asked`);
+  else isolationMissing(`expected "tsrun-demo" (the config's hostname): the UTS namespace was not set up as asked`);
   say(`   ${pidLine ?? '(nothing)'}`);
   if (pidLine === 'pid=1') note(`PID namespace: the shell is process 1, the container's init; on the host it has another pid (this demo is ${process.pid})`);
-  else note('expected pid=1: the process is not the init of a new PID namespace');
+  else isolationMissing('expected pid=1: the process is not the init of a new PID namespace');
   if (mounts.length > 0) {
     say(`   ${mounts[0]}`);
     note('mount namespace: "/" is the rootfs directory (after pivot_root); the host\'s mounts are not listed');
@@ -170,7 +170,14 @@ function explain(lines) {
       else if (where?.startsWith('/proc/')) note(`${ro ? 'read-only' : 'masked'} part of /proc (linux.readonlyPaths / maskedPaths)`);
       else note(`${fstype} mounted from the config's mounts`);
     }
+    if (!mounts.some((l) => l.split(' ')[4] === '/proc')) isolationMissing('expected a /proc of the container\'s own in its mount table');
   } else {
-    say('   (no mountinfo lines)');
+    isolationMissing('no mountinfo lines: the container has no mount table of its own');
   }
+}
+
+/** The demo exists to show isolation: when it does not, it says what is missing and exits 1. */
+function isolationMissing(what) {
+  say(dim(`      -> ${what}`));
+  fail(what);
 }

@@ -442,7 +442,11 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
   // --- in the container init ---
   steps.push(step('SETSID', {}, '(runtime)', 'starts a new session, so the container is not in the caller\'s job control'));
   const propagation = PROPAGATION[spec.linux?.rootfsPropagation ?? ''] ?? (MS.SLAVE | MS.REC);
-  steps.push(step('ROOTFS', { propagation, rootfs }, 'root.path', 'stops mount events from reaching the host and makes the rootfs a mount point that pivot_root can use'));
+  // Until pivot_root only private or slave will do: pivot_root refuses shared parent mounts
+  // (EINVAL), a shared tree would carry the container's mounts to the host, and an unbindable
+  // rootfs cannot be bound onto itself. The type asked for is set on the new root afterwards.
+  const setupPropagation = spec.linux?.rootfsPropagation === 'private' ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
+  steps.push(step('ROOTFS', { propagation: setupPropagation, rootfs }, 'root.path', 'stops mount events from reaching the host and makes the rootfs a mount point that pivot_root can use'));
   for (const [i, m] of (spec.mounts ?? []).entries()) steps.push(...mountSteps(m, i, ctx, issues, idmap.trees));
 
   const devMount = (spec.mounts ?? []).find((m) => m.destination === '/dev');
@@ -483,7 +487,9 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
     steps.push(step('PIVOT_ROOT', {}, 'root.path', 'makes the rootfs the root of the mount namespace and detaches the host\'s root, so nothing of the host stays reachable'));
   }
   if (spec.linux?.rootfsPropagation) {
-    steps.push(step('ROOT_PROPAGATION', { flags: propagation }, 'linux.rootfsPropagation', `sets the propagation of / to ${spec.linux.rootfsPropagation}`));
+    // The root mount alone, as runc does after pivot_root: with MS_REC it would also override every
+    // mount's own propagation option (an rprivate volume would become shared).
+    steps.push(step('ROOT_PROPAGATION', { flags: propagation & ~MS.REC }, 'linux.rootfsPropagation', `sets the propagation of the root mount (not the mounts under it) to ${spec.linux.rootfsPropagation}`));
   }
   // A missing cwd is created (runc does, and clients rely on it), so / turns read-only only after CWD.
   const rootReadonly = spec.root?.readonly ? [step('REMOUNT_ROOT_RO', {}, 'root.readonly', 'remounts the container\'s root filesystem read-only, after the working directory was created')] : [];

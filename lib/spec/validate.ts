@@ -192,6 +192,53 @@ const PATTERN_MESSAGES: Record<string, string> = {
   annotations: 'annotation keys must not be empty',
 };
 
+/**
+ * What a required field is and a valid value for it, so a missing one gets
+ * the same "what would be valid" as a wrong one. Keyed by the generic path.
+ */
+const REQUIRED_HINTS: Record<string, string> = {
+  ociVersion: 'the runtime-spec version the config follows, e.g. "1.3.0"',
+  'root.path': 'the container\'s root filesystem, relative to the bundle or absolute, e.g. "rootfs"',
+  'process.cwd': 'the absolute working directory of the process, e.g. "/"',
+  'process.user': 'the user the process runs as, e.g. {"uid": 0, "gid": 0}',
+  'process.user.uid': 'the numeric user id the process runs as, e.g. 0',
+  'process.user.gid': 'the numeric group id the process runs as, e.g. 0',
+  'process.rlimits[].type': 'the limit\'s name, e.g. "RLIMIT_NOFILE"',
+  'process.rlimits[].soft': 'the soft limit, a number such as 1024',
+  'process.rlimits[].hard': 'the hard limit, a number such as 1024',
+  'process.scheduler.policy': 'the scheduling policy, e.g. "SCHED_OTHER"',
+  'process.ioPriority.class': 'the I/O class, e.g. "IOPRIO_CLASS_BE"',
+  'process.consoleSize.height': 'the terminal\'s rows, e.g. 24',
+  'process.consoleSize.width': 'the terminal\'s columns, e.g. 80',
+  'mounts[].destination': 'the absolute path inside the container, e.g. "/data"',
+  'linux.namespaces[].type': 'one of pid, network, mount, ipc, uts, user, cgroup, time',
+  'linux.devices[].type': 'the device type: "c" (character), "b" (block), "u" (unbuffered) or "p" (fifo)',
+  'linux.devices[].path': 'the device path in the container, e.g. "/dev/fuse"',
+  'linux.resources.devices[].allow': 'true to allow the device rule, false to deny it',
+  'linux.resources.hugepageLimits[].pageSize': 'the huge page size, e.g. "2MB"',
+  'linux.resources.hugepageLimits[].limit': 'the limit in bytes, e.g. 1073741824',
+  'linux.resources.network.priorities[].name': 'the interface name, e.g. "eth0"',
+  'linux.resources.network.priorities[].priority': 'the priority number, e.g. 1',
+  'linux.seccomp.defaultAction': 'the action for syscalls no rule names, e.g. "SCMP_ACT_ERRNO"',
+  'linux.seccomp.syscalls[].names': 'the syscall names the rule applies to, e.g. ["mount"]',
+  'linux.seccomp.syscalls[].action': 'the rule\'s action, e.g. "SCMP_ACT_ALLOW"',
+  'linux.seccomp.syscalls[].args[].index': 'the argument\'s position, 0 to 5',
+  'linux.seccomp.syscalls[].args[].value': 'the value to compare with, a number',
+  'linux.seccomp.syscalls[].args[].op': 'the comparison, e.g. "SCMP_CMP_EQ"',
+  'linux.personality.domain': '"LINUX" or "LINUX32"',
+  'linux.memoryPolicy.mode': 'the NUMA policy, e.g. "MPOL_BIND"',
+};
+
+/** The hint for a missing required field (generic path, `[]` for indices), if there is one. */
+export function requiredHint(generic: string): string | undefined {
+  if (/^hooks\.[A-Za-z]+\[\]\.path$/.test(generic)) return 'the absolute path of the hook program, e.g. "/usr/bin/hook"';
+  if (/\.(weightDevice|throttle[A-Za-z]+Device)\[\]\.(major|minor)$/.test(generic)) return 'the block device number, e.g. 8 (major) and 0 (minor) for /dev/sda';
+  const mapping = /(?:^|\.)[ug]idMappings\[\]\.(containerID|hostID|size)$/.exec(generic)?.[1];
+  if (mapping) return { containerID: 'the first id inside the container, e.g. 0', hostID: 'the first id on the host it maps to, e.g. 100000', size: 'how many ids the range has, e.g. 65536' }[mapping];
+  if (/\.throttle[A-Za-z]+Device\[\]\.rate$/.test(generic)) return 'the limit in bytes (or operations) per second, e.g. 1048576';
+  return REQUIRED_HINTS[generic];
+}
+
 function genericField(field: string, processPrefix: boolean): string {
   const g = field.replace(/\[\d+\]/g, '[]');
   return processPrefix ? `process.${g}` : g;
@@ -269,7 +316,9 @@ class Checker {
       }
       case 'required': {
         const missing = String(e.params.missingProperty);
-        return { field: joinField(field, missing), message: 'is required but missing' };
+        const at = joinField(field, missing);
+        const hint = requiredHint(genericField(at, this.isProcessDoc));
+        return { field: at, message: hint ? `is required but missing: ${hint}` : 'is required but missing' };
       }
       case 'enum': {
         const allowed = (e.params.allowedValues as unknown[]).map(String).join(', ');

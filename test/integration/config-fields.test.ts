@@ -4,7 +4,7 @@
  * personality, --no-pivot, bind mounts, and every hook at its point.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,4 +188,67 @@ t.test('hooks run at their points with the state on stdin; a failing hook fails 
   const slow = await tsrun(['--root', state.root, 'create', '--bundle', bundle.dir, 'slowhook']);
   tt.equal(slow.code, 1);
   tt.match(slow.stderr, 'hook ran past specified timeout of 1.0s');
+});
+
+/** The mountinfo line of `mountPoint` (the last one: the top of the stack), split into its fields. */
+function mountinfoLine(mountinfo: string, mountPoint: string): { options: string; optional: string; fstype: string; superOptions: string } | undefined {
+  const lines = mountinfo.trim().split('\n').map((l) => l.split(' ')).filter((f) => f[4] === mountPoint);
+  const f = lines.at(-1);
+  if (!f) return undefined;
+  const dash = f.indexOf('-');
+  return { options: f[5]!, optional: f.slice(6, dash).join(' '), fstype: f[dash + 1]!, superOptions: f[dash + 3] ?? '' };
+}
+
+t.test('mount options from inside: rro reaches submounts (ro does not), propagation, rootfsPropagation, filesystem data, the cgroup namespace', async (tt) => {
+  // A host directory with a tmpfs submount: ro on a recursive bind leaves the submount writable, rro does not.
+  const dataDir = mkdtempSync(join(tmpdir(), 'tsrun-test-rro-'));
+  const sub = join(dataDir, 'sub');
+  execFileSync('mkdir', [sub]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tsrun-test-rro', sub]);
+  tt.teardown(() => {
+    execFileSync('umount', ['-l', sub]);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const script = [
+    'touch /ro/sub/w 2>/dev/null && echo ro-sub-rw || echo ro-sub-ro',
+    'touch /rro/sub/w2 2>/dev/null && echo rro-sub-rw || echo rro-sub-ro',
+    'touch /rro/top 2>/dev/null && echo rro-top-rw || echo rro-top-ro',
+    'stat -c %a /scratch',
+    'readlink /dev/stdout', 'readlink /dev/stderr',
+    'readlink /proc/self/ns/cgroup',
+    'echo ---', 'cat /proc/self/cgroup', 'echo ---', 'cat /proc/self/mountinfo',
+  ].join('; ');
+  const { bundle, state } = await setup(tt, ['/bin/sh', '-c', script], (c) => {
+    c.linux.namespaces.push({ type: 'cgroup' });
+    c.linux.rootfsPropagation = 'shared';
+    c.mounts.push(
+      { destination: '/ro', type: 'bind', source: dataDir, options: ['rbind', 'ro'] },
+      { destination: '/rro', type: 'bind', source: dataDir, options: ['rbind', 'rro'] },
+      { destination: '/shared', type: 'tmpfs', source: 'tmpfs', options: ['rshared'] },
+      { destination: '/private', type: 'tmpfs', source: 'tmpfs', options: ['rprivate'] },
+      { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nodev', 'size=1m', 'mode=1770'] },
+    );
+  });
+  const r = await runIn(state, bundle, 'mountopts');
+  tt.equal(r.code, 0, r.stderr);
+  const [head, cgroups, mountinfo] = r.stdout.split('---\n');
+  const [roSub, rroSub, rroTop, scratchMode, stdout, stderr, cgroupNs] = head!.trim().split('\n');
+  tt.equal(roSub, 'ro-sub-rw', 'ro on an rbind leaves the submount writable (the kernel applies it to the top mount only)');
+  tt.equal(rroSub, 'rro-sub-ro', 'rro (mount_setattr AT_RECURSIVE) makes the submount read-only too');
+  tt.equal(rroTop, 'rro-top-ro');
+  tt.ok(existsSync(join(sub, 'w')), 'the write through /ro/sub reached the host submount');
+  tt.notOk(existsSync(join(sub, 'w2')), 'nothing was written through /rro/sub');
+  tt.equal(scratchMode, '1770', 'tmpfs data mode=1770 passed to the filesystem');
+  tt.equal(stdout, '/proc/self/fd/1');
+  tt.equal(stderr, '/proc/self/fd/2');
+  tt.not(cgroupNs, readlinkSync('/proc/self/ns/cgroup'), 'a cgroup namespace of its own');
+  const cgLines = cgroups!.trim().split('\n');
+  tt.ok(cgLines.length > 1, 'one line per hierarchy');
+  tt.same(cgLines.filter((l) => !l.endsWith(':/')), [], 'every hierarchy shows the container\'s cgroup as its root');
+  const scratch = mountinfoLine(mountinfo!, '/scratch');
+  tt.match(scratch?.superOptions, /size=1024k/, 'tmpfs data size=1m passed to the filesystem');
+  tt.match(scratch?.options, /nodev/);
+  tt.match(mountinfoLine(mountinfo!, '/shared')?.optional, /shared:\d+/, 'rshared: a peer group of its own');
+  tt.equal(mountinfoLine(mountinfo!, '/private')?.optional, '', 'rprivate: no propagation');
+  tt.match(mountinfoLine(mountinfo!, '/')?.optional, /shared:\d+/, 'rootfsPropagation shared: / is shared');
 });

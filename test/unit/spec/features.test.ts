@@ -72,7 +72,7 @@ t.test('state documents', async (t) => {
   t.same(checkStateDocument({ ociVersion: '1.3.0', id: 'c1', status: 'running', bundle: '/b' }).map((i) => i.field), ['pid']);
 });
 
-t.test('the precompiled validators load fast and without ajv compiling', async (t) => {
+t.test('the precompiled validators load without ajv compiling', async (t) => {
   const mod = join(top, 'build', 'lib', 'spec', 'generated', 'validators.js');
   const code = `const t0 = performance.now(); await import(${JSON.stringify(mod)}); const ms = performance.now() - t0;
     const ajvLoaded = Object.keys((await import('node:module')).createRequire(import.meta.url).cache ?? {}).some((k) => /ajv[\\/]dist[\\/](ajv|core|compile)/.test(k));
@@ -80,8 +80,8 @@ t.test('the precompiled validators load fast and without ajv compiling', async (
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: top, encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
   const { ms, ajvLoaded } = JSON.parse(r.stdout) as { ms: number; ajvLoaded: boolean };
+  // Reported, not asserted: speed is measured in bench/, never in a timed test.
   t.comment(`importing the validators took ${ms.toFixed(1)} ms`);
-  t.ok(ms < 100, 'a few ms (generous bound for loaded CI machines)');
   t.notOk(ajvLoaded, 'the ajv compiler is not loaded');
   const src = readFileSync(mod, 'utf8');
   t.notMatch(src, /require\(/, 'an ES module: no require()');

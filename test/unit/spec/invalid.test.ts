@@ -4,11 +4,15 @@
  * Then one config with many problems must report all of them at once.
  */
 import t from 'tap';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateConfig, loadBundleConfig } from '../../../lib/spec/index.js';
 import type { Spec } from '../../../lib/spec/types.js';
 import { SpecError } from '../../../lib/errors.js';
+import { requiredHint } from '../../../lib/spec/validate.js';
+import { repoRoot } from '../../helpers/paths.js';
+
+const schemaDir = join(repoRoot, 'schemas');
 import { issuesOf, makeBundle, minimalConfig } from './helpers.js';
 
 import { cases, type Loose } from './invalid-cases.js';
@@ -124,4 +128,43 @@ t.test('config.json on disk', async (t) => {
   // A BOM is tolerated (editors on some systems write one).
   b.writeRaw('\ufeff' + JSON.stringify(minimalConfig()));
   t.equal((loadBundleConfig(b.dir).spec as Spec).ociVersion, '1.3.0');
+});
+
+/** Every property some schema object requires, as a generic path (`[]` for array items). */
+function requiredPaths(schemaFile: string, prefix: string): string[] {
+  const schema = JSON.parse(readFileSync(join(schemaDir, schemaFile), 'utf8'));
+  const out = new Set<string>();
+  const resolve = (ref: string): any => ref.replace(/^#\//, '').split('/').reduce((n: any, k) => n[k], schema);
+  const walk = (n: any, path: string, depth: number): void => {
+    if (!n || typeof n !== 'object' || depth > 40) return;
+    if (typeof n.$ref === 'string' && n.$ref.startsWith('#/')) return walk(resolve(n.$ref), path, depth + 1);
+    for (const r of n.required ?? []) out.add(path ? `${path}.${r}` : r);
+    for (const [k, v] of Object.entries(n.properties ?? {})) walk(v, path ? `${path}.${k}` : k, depth + 1);
+    if (n.items) walk(n.items, `${path}[]`, depth + 1);
+    for (const key of ['allOf', 'anyOf', 'oneOf']) for (const v of n[key] ?? []) walk(v, path, depth + 1);
+    if (n.then) walk(n.then, path, depth + 1);
+  };
+  walk(schema, prefix, 0);
+  return [...out];
+}
+
+t.test('every required field of the schemas has a hint of what would be valid', async (t) => {
+  const paths = [...requiredPaths('config.schema.json', ''), ...requiredPaths('process.schema.json', 'process')];
+  t.ok(paths.length > 40, `${paths.length} required fields found`);
+  t.same(paths.filter((p) => !requiredHint(p)), [], 'none without a hint');
+});
+
+t.test('a missing required field says what would be valid', async (t) => {
+  const cfg = minimalConfig() as Loose;
+  delete cfg.ociVersion;
+  delete (cfg.root as Loose).path;
+  delete (cfg.process as Loose).cwd;
+  (cfg.process as Loose).rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1 }];
+  const b = makeBundle(t);
+  const issues = issuesOf(() => validateConfig(cfg, { bundle: b.dir }));
+  const msg = (field: string) => issues.find((i) => i.field === field)?.message ?? '(no issue)';
+  t.equal(msg('ociVersion'), 'is required but missing: the runtime-spec version the config follows, e.g. "1.3.0"');
+  t.match(msg('root.path'), /is required but missing: .*e\.g\. "rootfs"/);
+  t.match(msg('process.cwd'), /is required but missing: .*e\.g\. "\/"/);
+  t.match(msg('process.rlimits[0].hard'), /is required but missing: the hard limit/);
 });
