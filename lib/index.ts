@@ -10,6 +10,7 @@
 export * from './errors.js';
 export type * from './spec/types.js';
 export { createContainer, loadContainer, listContainers, Container, ContainerProcess } from './runtime/container.js';
+export { ContainerTerminal } from './runtime/terminal.js';
 export type { ContainerOptions, ExitStatus, StdioSpec } from './runtime/container.js';
 export * as spec from './spec/index.js';
 export * as plan from './plan/index.js';

@@ -273,6 +273,7 @@ static int run_p_step(struct ctx *c, const struct step *s)
 	case OP_NEW_TIMENS: return new_timens(c, s);
 	case OP_EXEC_FIFO: return exec_fifo(c, s);
 	case OP_CONSOLE_SOCKET: return step_console_socket(c, s);
+	case OP_CONSOLE_PROXY: return step_console_proxy(c, s);
 	case OP_SECCOMP_LISTENER: return step_seccomp_listener(c, s);
 	case OP_IDMAP_TREE: return step_idmap_tree(c, s);
 	case OP_ID_MAP_TOOLS: return step_map_tools(c, s);
@@ -334,6 +335,7 @@ static int run_c_step(struct ctx *c, const struct step *s)
 		doing(c, "setsid");
 		return setsid() < 0 ? -1 : 0;
 	case OP_CONSOLE: return step_console(c, s);
+	case OP_SESSION_KEYRING: return step_session_keyring(c, s);
 	case OP_MOUNT_TREE: return step_mount_tree(c, s);
 	}
 	errno = EINVAL;
@@ -419,7 +421,7 @@ static int write_user_maps(struct ctx *c, pid_t pid)
 	return 0;
 }
 
-static int wait_attached(struct ctx *c, pid_t pid)
+int wait_attached(struct ctx *c, pid_t pid)
 {
 	int status;
 	pid_t r;
@@ -469,6 +471,11 @@ static int do_clone(struct ctx *c, const struct plan *plan, uint32_t at)
 		return -1;
 	if (pid == 0) {
 		close(go[1]);
+		/* P's end of the terminal proxy: C only sends on its own. */
+		if (c->proxy_sock >= 0) {
+			close(c->proxy_sock);
+			c->proxy_sock = -1;
+		}
 		run_container(c, plan, at + 1, go[0], (flags & CLONE_NEWUSER) != 0);
 	}
 	close(go[0]);
@@ -500,7 +507,7 @@ static int do_clone(struct ctx *c, const struct plan *plan, uint32_t at)
 	close(go[1]);
 	if (detached)
 		_exit(0);
-	_exit(wait_attached(c, pid));
+	_exit(c->proxy_sock >= 0 ? proxy_attached(c, pid) : wait_attached(c, pid));
 }
 
 static int helper_main(int argc, char **argv, char **envp)
@@ -513,16 +520,29 @@ static int helper_main(int argc, char **argv, char **envp)
 		fprintf(stderr, "tsrun-init: _TSRUN_SYNC_FD must name an open fd >= 3 (tsrun-init is started by tsrun)\n");
 		return 2;
 	}
-	/* Nothing inherited by accident may reach a container: fds 3..sync-1 are the preserved ones. */
-	close_range((unsigned)sync_fd + 1, ~0U, 0);
+	/*
+	 * Nothing inherited by accident may reach a container: fds 3..sync-1 are
+	 * the preserved ones. A proxied terminal's resize channel (CONSOLE_PROXY)
+	 * may follow the sync socket, named by _TSRUN_RESIZE_FD; it is kept open
+	 * across the re-exec below and close-on-exec after it.
+	 */
+	const char *rz = getenv("_TSRUN_RESIZE_FD");
+	int resize_fd = rz && atol(rz) == sync_fd + 1 ? (int)sync_fd + 1 : -1;
+	close_range((unsigned)(resize_fd >= 0 ? resize_fd : sync_fd) + 1, ~0U, 0);
 	reexec_from_sealed_memfd((int)sync_fd, argv, envp);
 	/* CVE-2016-9962: no ptrace or /proc/<pid>/fd access from the container while we hold host fds. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	unsetenv("_TSRUN_SYNC_FD");
+	unsetenv("_TSRUN_RESIZE_FD");
+	if (resize_fd >= 0 && fcntl(resize_fd, F_SETFD, FD_CLOEXEC) < 0)
+		resize_fd = -1;
 
 	static struct ctx c = { .root_fd = -1, .fifo_fd = -1, .sysctl_proc_fd = -1, .devnull_fd = -1, .listener_sock = -1 };
 	c.sync_fd = (int)sync_fd;
 	c.console_sock = -1;
+	c.proxy_sock = -1;
+	c.resize_fd = -1;
+	c.startup_resize_fd = resize_fd;
 	c.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c.proc_fd < 0)
 		die_startup(c.sync_fd, errno, "open /proc");

@@ -28,6 +28,7 @@ static const struct op_sig OPS[] = {
 	{ OP_IDMAP_TREE, "IDMAP_TREE", 'P', 4, { "source", "uidMap", "gidMap", "recursive" }, { S, S, S, U } },
 	{ OP_ID_MAP_TOOLS, "ID_MAP_TOOLS", 'P', 2, { "newuidmap", "newgidmap" }, { S, S } },
 	{ OP_CONSOLE_SOCKET, "CONSOLE_SOCKET", 'P', 1, { "path" }, { S } },
+	{ OP_CONSOLE_PROXY, "CONSOLE_PROXY", 'P', 1, { "resizeFd" }, { U } },
 	{ OP_ROOTFS, "ROOTFS", 'C', 2, { "propagation", "rootfs" }, { U, S } },
 	{ OP_MOUNT, "MOUNT", 'C', 9,
 	  { "source", "dest", "fstype", "flags", "data", "propagation", "attrSet", "attrClr", "kind" },
@@ -58,6 +59,7 @@ static const struct op_sig OPS[] = {
 	{ OP_EXEC, "EXEC", 'C', 3, { "argv", "env", "keepFds" }, { L, L, U } },
 	{ OP_SETSID, "SETSID", 'C', 0, { 0 }, { 0 } },
 	{ OP_CONSOLE, "CONSOLE", 'C', 3, { "socket", "rows", "cols" }, { S, U, U } },
+	{ OP_SESSION_KEYRING, "SESSION_KEYRING", 'C', 1, { "name" }, { S } },
 	{ OP_MOUNT_TREE, "MOUNT_TREE", 'C', 7, { "tree", "dest", "flags", "propagation", "attrSet", "attrClr", "kind" },
 	  { U, S, U, U, U, U, U } },
 };

@@ -697,3 +697,46 @@ out:;
 	errno = e;
 	return r;
 }
+
+/*
+ * SESSION_KEYRING: a session keyring of the container's own. The caller's
+ * session keyring (a login's, the engine's) is inherited across clone, and
+ * every key in it would be reachable from the container; runc does the same
+ * unless --no-new-keyring. An exec joins the container's keyring by name.
+ * The keyring is made searchable by its owner's uid, which the process may
+ * no longer have after the user switch (runc's permission change).
+ */
+#define TSRUN_KEYCTL_GET_KEYRING_ID 0
+#define TSRUN_KEYCTL_JOIN_SESSION_KEYRING 1
+#define TSRUN_KEYCTL_SETPERM 5
+#define TSRUN_KEYCTL_DESCRIBE 6
+#define TSRUN_KEY_USR_SEARCH 0x00080000u
+
+int step_session_keyring(struct ctx *c, const struct step *s)
+{
+	const char *name = arg_str(s, 0);
+	doing(c, "keyctl(KEYCTL_JOIN_SESSION_KEYRING, \"%s\")", name);
+	long id = syscall(SYS_keyctl, TSRUN_KEYCTL_JOIN_SESSION_KEYRING, name, 0L, 0L, 0L);
+	if (id < 0)
+		return errno == ENOSYS ? 0 : -1; /* ENOSYS: a kernel built without keyrings */
+	char desc[512];
+	doing(c, "keyctl(KEYCTL_DESCRIBE, %ld)", id);
+	long n = syscall(SYS_keyctl, TSRUN_KEYCTL_DESCRIBE, id, desc, (long)sizeof(desc) - 1, 0L);
+	if (n < 0)
+		return -1;
+	desc[n < (long)sizeof(desc) ? n : (long)sizeof(desc) - 1] = 0;
+	/* "type;uid;gid;perm;description": perm is the fourth field, in hex. */
+	char *p = desc;
+	for (int field = 0; field < 3 && p; field++) {
+		p = strchr(p, ';');
+		if (p)
+			p++;
+	}
+	if (!p) {
+		errno = EINVAL;
+		return -1;
+	}
+	unsigned long perm = strtoul(p, NULL, 16);
+	doing(c, "keyctl(KEYCTL_SETPERM, %ld, 0x%lx)", id, perm | TSRUN_KEY_USR_SEARCH);
+	return syscall(SYS_keyctl, TSRUN_KEYCTL_SETPERM, id, perm | TSRUN_KEY_USR_SEARCH, 0L, 0L) < 0 ? -1 : 0;
+}

@@ -33,6 +33,9 @@ struct ctx {
 	int root_fd;	      /* in-root paths resolve from here; opened lazily as "/" */
 	int fifo_fd;	      /* EXEC_FIFO, O_PATH */
 	int console_sock;     /* CONSOLE_SOCKET: connected to --console-socket before the clone */
+	int proxy_sock;	      /* CONSOLE_PROXY: P's end of the socketpair the pty master comes back on */
+	int resize_fd;	      /* CONSOLE_PROXY: window sizes from the caller (rows:u16 cols:u16), or -1 */
+	int startup_resize_fd; /* the fd _TSRUN_RESIZE_FD named at startup (the only one CONSOLE_PROXY may use), or -1 */
 	int has_rootfs;       /* the plan has a ROOTFS step (create, not exec): CONSOLE binds /dev/console */
 	int sysctl_proc_fd;   /* a private procfs instance for SYSCTL */
 	int cap_last_cap;
@@ -92,7 +95,15 @@ int step_wait_start(struct ctx *c);
 int step_exec(struct ctx *c, const struct step *s);
 int step_console(struct ctx *c, const struct step *s);
 int step_console_socket(struct ctx *c, const struct step *s);
+int step_session_keyring(struct ctx *c, const struct step *s);
 int step_sync(struct ctx *c, const struct step *s);
+
+/* proxy.c */
+int step_console_proxy(struct ctx *c, const struct step *s);
+/* P of an attached container with a proxied terminal: proxies until C exits, sends EXIT; returns the exit status for P. */
+int proxy_attached(struct ctx *c, pid_t pid);
+/* main.c: P of an attached container: waits for C, sends EXIT; returns the exit status for P. */
+int wait_attached(struct ctx *c, pid_t pid);
 
 /* hook.c */
 int step_hook(struct ctx *c, const struct step *s);

@@ -63,6 +63,11 @@ export interface PlanContext {
   noPivot?: boolean;
   /** `--console-socket`: where the pty master is sent. */
   consoleSocket?: string;
+  /**
+   * An attached terminal without a console socket: the helper's fd that
+   * carries window sizes (rows:u16 cols:u16 records), or 0 for none.
+   */
+  resizeFd?: number;
   /** How many fds after stdio reach the container (`--preserve-fds`, LISTEN_FDS). */
   preserveFds?: number;
   /** Extra environment for the process (LISTEN_FDS=, LISTEN_PID=1). */
@@ -81,6 +86,11 @@ export interface PlanContext {
   cgroupMounts?: CgroupMountLayout;
   /** setgroups(2) is denied in the container's user namespace (rootless). */
   setgroupsDenied?: boolean;
+  /**
+   * The session keyring the process joins (`_ses.<id>`), or none with
+   * `--no-new-keyring`: the caller's session keyring is inherited otherwise.
+   */
+  sessionKeyring?: string;
   /**
    * exec into a paused container: the helper cannot be in the frozen cgroup
    * before the clone (it would freeze before the process exists), so the
@@ -390,9 +400,28 @@ function preCloneSteps(proc: Process | undefined, ctx?: PlanContext): PlanStep[]
  * namespace is joined, so the path means what the caller meant (an exec joins
  * the container's mount namespace; a new user namespace may not reach it).
  */
+/**
+ * Where the pty master goes: to the caller's console socket, or, for an
+ * attached process without one (a foreground `run` or `exec -t`), back to the
+ * helper, which stays the process's parent and proxies the terminal.
+ */
 function consoleSocketStep(proc: Process | undefined, ctx: PlanContext): PlanStep[] {
-  if (!proc?.terminal || !ctx.consoleSocket) return [];
-  return [step('CONSOLE_SOCKET', { path: ctx.consoleSocket }, '--console-socket', 'connects to the caller\'s console socket in the host, before any namespace is joined; the container process sends the pty master over it')];
+  if (!proc?.terminal) return [];
+  if (ctx.consoleSocket) {
+    return [step('CONSOLE_SOCKET', { path: ctx.consoleSocket }, '--console-socket', 'connects to the caller\'s console socket in the host, before any namespace is joined; the container process sends the pty master over it')];
+  }
+  if (ctx.detached) return [];
+  return [step('CONSOLE_PROXY', { resizeFd: ctx.resizeFd ?? 0 }, 'process.terminal', 'makes a socketpair for the pty master: the helper stays the parent, copies its stdin to the pty and the pty to its stdout (its terminal in raw mode), and passes window sizes on')];
+}
+
+function sessionKeyringStep(ctx: PlanContext): PlanStep[] {
+  if (!ctx.sessionKeyring) return [];
+  return [step('SESSION_KEYRING', { name: ctx.sessionKeyring }, '--no-new-keyring (not given)', 'joins a session keyring of the container\'s own, so no key of the caller\'s session is reachable from inside, and makes it searchable after the user switch')];
+}
+
+/** The process gets a pty: the CONSOLE step has somewhere to send its master. */
+function allocatesPty(proc: Process | undefined, ctx: PlanContext): boolean {
+  return proc?.terminal === true && (ctx.consoleSocket !== undefined || !ctx.detached);
 }
 
 /** Compiles a config into the plan of a new container. Throws SpecError on what cannot be compiled. */
@@ -441,6 +470,7 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
 
   // --- in the container init ---
   steps.push(step('SETSID', {}, '(runtime)', 'starts a new session, so the container is not in the caller\'s job control'));
+  steps.push(...sessionKeyringStep(ctx));
   const propagation = PROPAGATION[spec.linux?.rootfsPropagation ?? ''] ?? (MS.SLAVE | MS.REC);
   // Until pivot_root only private or slave will do: pivot_root refuses shared parent mounts
   // (EINVAL), a shared tree would carry the container's mounts to the host, and an unbindable
@@ -467,8 +497,8 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
       steps.push(step('SYMLINK', { target: l.target, path: l.path }, '(default /dev symlinks)', `links ${l.path} to ${l.target}, as runtime-linux.md requires`));
     }
   }
-  if (proc?.terminal && ctx.consoleSocket) {
-    steps.push(step('CONSOLE', { socket: '', rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 }, 'process.terminal', 'allocates the pty inside the container, sends its master to the console socket and makes the peer /dev/console and the stdio'));
+  if (allocatesPty(proc, ctx)) {
+    steps.push(step('CONSOLE', { socket: '', rows: proc!.consoleSize?.height ?? 0, cols: proc!.consoleSize?.width ?? 0 }, 'process.terminal', `allocates the pty inside the container, sends its master to ${ctx.consoleSocket ? 'the console socket' : 'the helper'} and makes the peer /dev/console and the stdio`));
   }
   const createHooks = hookSteps(spec, 'createContainer');
   if (ctx.hostHooks || createHooks.length) {
@@ -530,8 +560,9 @@ export function compileExecPlan(proc: Process, target: ExecTarget, ctx: PlanCont
   }
   steps.push(step('CLONE', { flags: 0, detached: ctx.detached ? 1 : 0 }, '(exec)', 'forks the process inside the joined namespaces (a pid namespace applies to children only)'));
   if (proc.terminal) steps.push(step('SETSID', {}, 'process.terminal', 'starts a new session for the terminal'));
-  if (proc.terminal && ctx.consoleSocket) {
-    steps.push(step('CONSOLE', { socket: '', rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 }, 'process.terminal', 'allocates a pty in the container\'s devpts, sends its master to the console socket and makes the peer the stdio (the container\'s /dev/console is left alone)'));
+  steps.push(...sessionKeyringStep(ctx));
+  if (allocatesPty(proc, ctx)) {
+    steps.push(step('CONSOLE', { socket: '', rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 }, 'process.terminal', `allocates a pty in the container's devpts, sends its master to ${ctx.consoleSocket ? 'the console socket' : 'the helper'} and makes the peer the stdio (the container's /dev/console is left alone)`));
   }
   steps.push(...processSteps(proc, ctx, issues, { create: false, startHooks: [] }));
   if (issues.length) throw new SpecError(issues, 'process');

@@ -41,6 +41,8 @@ export function describeStep(s: PlanStep): string {
     case 'NEW_TIMENS': return s.args.offsets.trim().replace(/\n/g, '; ') || 'no offsets';
     case 'EXEC_FIFO': return s.args.path;
     case 'CONSOLE_SOCKET': return s.args.path;
+    case 'SESSION_KEYRING': return s.args.name;
+    case 'CONSOLE_PROXY': return Number(s.args.resizeFd) ? `resize channel fd ${s.args.resizeFd}` : 'sizes from the helper\'s terminal';
     case 'SECCOMP_LISTENER': return `${s.args.path} (state ${s.args.state.join('<pid>').length} bytes)`;
     case 'USER_MAPS': return `uid_map ${q(s.args.uidMap.trim())} gid_map ${q(s.args.gidMap.trim())}${s.args.setgroups ? ` setgroups ${s.args.setgroups}` : ''}`;
     case 'IDMAP_TREE': return `${q(s.args.source)} uid_map ${q(s.args.uidMap.trim())} gid_map ${q(s.args.gidMap.trim())}${Number(s.args.recursive) ? ' (recursive)' : ''}`;
@@ -96,7 +98,7 @@ export function describeStep(s: PlanStep): string {
     case 'SECCOMP': return `${s.args.program.length / 8} BPF instructions, flags 0x${Number(s.args.flags).toString(16)}`;
     case 'RESOLVE_EXEC': return `${q(s.args.name)} in PATH ${q(s.args.path)}`;
     case 'EXEC': return `${JSON.stringify(s.args.argv)} (${s.args.env.length} env vars, fds >= ${s.args.keepFds} closed)`;
-    case 'CONSOLE': return `${s.args.socket || 'the CONSOLE_SOCKET socket'}${Number(s.args.rows) ? ` size ${s.args.cols}x${s.args.rows}` : ''}`;
+    case 'CONSOLE': return `${s.args.socket || 'the CONSOLE_SOCKET or CONSOLE_PROXY socket'}${Number(s.args.rows) ? ` size ${s.args.cols}x${s.args.rows}` : ''}`;
   }
 }
 

@@ -24,6 +24,7 @@ export const OPS = {
   CLONE: { code: 7, who: 'P', args: [['flags', 'u64'], ['detached', 'u64']], syscall: 'clone' },
   SECCOMP_LISTENER: { code: 8, who: 'P', args: [['path', 'str'], ['state', 'strs']], syscall: 'socket + connect (listenerPath)' },
   CONSOLE_SOCKET: { code: 9, who: 'P', args: [['path', 'str']], syscall: 'socket + connect (--console-socket)' },
+  CONSOLE_PROXY: { code: 10, who: 'P', args: [['resizeFd', 'u64']], syscall: 'socketpair; after the clone recvmsg(SCM_RIGHTS) + poll/read/write (tcsetattr raw, TIOCSWINSZ)' },
   IDMAP_TREE: { code: 16, who: 'P', args: [['source', 'str'], ['uidMap', 'str'], ['gidMap', 'str'], ['recursive', 'u64']], syscall: 'clone(CLONE_NEWUSER) + open_tree(OPEN_TREE_CLONE) + mount_setattr(MOUNT_ATTR_IDMAP)' },
   ID_MAP_TOOLS: { code: 17, who: 'P', args: [['newuidmap', 'str'], ['newgidmap', 'str']], syscall: 'fork + execve newuidmap/newgidmap (at CLONE)' },
   ROOTFS: { code: 20, who: 'C', args: [['propagation', 'u64'], ['rootfs', 'str']], syscall: 'mount(MS_REC|MS_SLAVE) + mount(MS_BIND|MS_REC) + open(O_PATH)' },
@@ -58,6 +59,7 @@ export const OPS = {
   WAIT_START: { code: 44, who: 'C', args: [], syscall: 'open(exec.fifo, O_WRONLY) + write' },
   EXEC: { code: 45, who: 'C', args: [['argv', 'strs'], ['env', 'strs'], ['keepFds', 'u64']], syscall: 'close_range + execve' },
   SETSID: { code: 46, who: 'C', args: [], syscall: 'setsid' },
+  SESSION_KEYRING: { code: 48, who: 'C', args: [['name', 'str']], syscall: 'keyctl(KEYCTL_JOIN_SESSION_KEYRING) + keyctl(KEYCTL_SETPERM)' },
   CONSOLE: { code: 47, who: 'C', args: [['socket', 'str'], ['rows', 'u64'], ['cols', 'u64']], syscall: 'open(pts/ptmx) + ioctl(TIOCGPTPEER) + sendmsg(SCM_RIGHTS)' },
   MOUNT_TREE: { code: 60, who: 'C', args: [['tree', 'u64'], ['dest', 'str'], ['flags', 'u64'], ['propagation', 'u64'], ['attrSet', 'u64'], ['attrClr', 'u64'], ['kind', 'u64']], syscall: 'openat2(RESOLVE_IN_ROOT) + move_mount + mount(MS_REMOUNT|MS_BIND)' },
 } as const satisfies Record<string, OpSignature>;

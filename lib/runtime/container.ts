@@ -14,10 +14,12 @@ import {
   createContainerProcess, deleteContainer, execInContainer, killContainer, loadContainerState, listContainerStates,
   containerState, startContainer, waitAttached, type RuntimeContext,
 } from './lifecycle.js';
-import { pauseContainer, resumeContainer, updateContainer, containerStats } from './cgroup-ops.js';
+import { pauseContainer, resumeContainer, updateContainer, containerStats, containerOomCount } from './cgroup-ops.js';
+import { UsageError } from '../errors.js';
 import type { HelperHandle } from './helper.js';
 import { isProcessAlive, waitForExit } from './proc.js';
 import { overlayPlan } from './overlay.js';
+import { ContainerTerminal } from './terminal.js';
 
 /** How a container's fd 0, 1 or 2 is connected. */
 export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
@@ -45,7 +47,23 @@ export interface ContainerOptions {
    * dir, removed at delete). The rootfs itself is never written.
    */
   overlay?: boolean;
+  /**
+   * Give the process a terminal (sets `process.terminal`): a pty in the
+   * container's devpts, read and written through {@link Container.terminal}
+   * (with `resize`). `stdio` is then not used; `{ rows, cols }` sets the
+   * initial size.
+   */
+  terminal?: boolean | { rows: number; cols: number };
+  /**
+   * The cgroup driver: `'cgroupfs'` (the default: tsrun writes the cgroup
+   * files itself) or `'systemd'` (as `--systemd-cgroup`; refused with a
+   * CgroupError where no systemd runs).
+   */
+  cgroupDriver?: 'cgroupfs' | 'systemd';
 }
+
+/** How often a container with an `oom` listener reads its cgroup's OOM kill count. */
+const OOM_POLL_MS = 100;
 
 /** How a process ended: an exit code, or the signal that killed it. */
 export interface ExitStatus {
@@ -77,22 +95,54 @@ export class ContainerProcess {
 }
 
 /**
- * A container. Events: `exit` ({@link ExitStatus}) when its init exits (only
- * for containers created in this process).
+ * A container. Events (only for containers created in this process): `oom`
+ * (the new OOM kill count of its cgroup) each time the kernel's OOM killer
+ * kills one of its processes, while something listens for it; `exit`
+ * ({@link ExitStatus}) when its init exits, after any `oom` it caused.
  */
 export class Container extends EventEmitter {
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** With the `terminal` option: the pty, as a duplex stream with `resize(rows, cols)`. */
+  readonly terminal: ContainerTerminal | null;
   private exitPromise: Promise<ExitStatus> | undefined;
 
-  private constructor(readonly id: string, private readonly ctx: RuntimeContext, helper?: HelperHandle) {
+  private constructor(readonly id: string, private readonly ctx: RuntimeContext, helper?: HelperHandle, terminal = false) {
     super();
-    this.stdin = helper?.child.stdin ?? null;
-    this.stdout = helper?.child.stdout ?? null;
-    this.stderr = helper?.child.stderr ?? null;
+    const piped = helper && !terminal;
+    this.stdin = (piped && helper.child.stdin) || null;
+    this.stdout = (piped && helper.child.stdout) || null;
+    this.stderr = (piped && helper.child.stderr) || null;
+    this.terminal = helper && terminal && helper.child.stdin && helper.child.stdout ? new ContainerTerminal(helper.child.stdin, helper.child.stdout, helper.resize) : null;
     if (helper) {
+      let oomSeen = 0;
+      let oomTimer: NodeJS.Timeout | undefined;
+      const checkOom = () => {
+        let count = 0;
+        try {
+          count = containerOomCount(this.ctx, this.id);
+        } catch {
+          return; /* deleted meanwhile */
+        }
+        // One event per kill, also when several land between two reads.
+        while (oomSeen < count) this.emit('oom', ++oomSeen);
+      };
+      this.on('newListener', (event: string) => {
+        if (event !== 'oom' || oomTimer) return;
+        try {
+          oomSeen = containerOomCount(this.ctx, this.id);
+        } catch {
+          /* not created yet: counts from 0 */
+        }
+        oomTimer = setInterval(checkOom, OOM_POLL_MS);
+        oomTimer.unref();
+      });
       this.exitPromise = waitAttached(helper).then((status) => {
+        if (oomTimer) {
+          clearInterval(oomTimer);
+          checkOom(); // an OOM kill of the init is reported before its exit
+        }
         this.emit('exit', status);
         return status;
       });
@@ -103,19 +153,24 @@ export class Container extends EventEmitter {
 
   /** Creates a container (everything but the user program). */
   static async create(opts: ContainerOptions): Promise<Container> {
-    const ctx: RuntimeContext = { root: opts.root, onWarning: opts.onWarning };
+    if (opts.cgroupDriver !== undefined && opts.cgroupDriver !== 'cgroupfs' && opts.cgroupDriver !== 'systemd') {
+      throw new UsageError(`cgroupDriver ${JSON.stringify(opts.cgroupDriver)} is not a cgroup driver; valid: "cgroupfs", "systemd"`);
+    }
+    const ctx: RuntimeContext = { root: opts.root, onWarning: opts.onWarning, systemdCgroup: opts.cgroupDriver === 'systemd' };
     opts.signal?.throwIfAborted();
+    const terminal = opts.terminal !== undefined && opts.terminal !== false;
     const created = await createContainerProcess(ctx, {
       id: opts.id,
       bundle: opts.bundle,
       config: opts.config,
       rootfs: opts.rootfs,
       detached: false,
-      stdio: stdioArray(opts.stdio),
+      stdio: terminal ? ['pipe', 'pipe', 'ignore'] : stdioArray(opts.stdio),
       rewritePlan: opts.overlay ? overlayPlan : undefined,
+      terminal: opts.terminal,
     });
     for (const w of created.warnings) opts.onWarning?.(w);
-    const c = new Container(opts.id, ctx, created.helper);
+    const c = new Container(opts.id, ctx, created.helper, terminal);
     if (opts.signal) {
       const onAbort = () => void c.delete({ force: true }).catch(() => undefined);
       opts.signal.addEventListener('abort', onAbort, { once: true });

@@ -132,6 +132,13 @@ export interface SpawnHelperOptions {
   stdio: [StdioOptions extends (infer T)[] ? T : never, unknown, unknown] | unknown[];
   /** fds to pass after stdio (`--preserve-fds`, LISTEN_FDS), in order. */
   preserveFds?: number[];
+  /** A proxied terminal's resize channel, the fd after the sync socket ({@link resizeChannelFd}). */
+  resizeChannel?: boolean;
+}
+
+/** The helper's fd of the resize channel: after stdio, the preserved fds and the sync socket. */
+export function resizeChannelFd(preserved: number): number {
+  return 3 + preserved + 1;
 }
 
 /** A running tsrun-init: the child process (P) and its sync channel. */
@@ -139,6 +146,8 @@ export interface HelperHandle {
   child: ChildProcess;
   channel: SyncChannel;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** A proxied terminal's window sizes go here (rows:u16 cols:u16 records). */
+  resize?: Socket;
 }
 
 /**
@@ -148,10 +157,10 @@ export interface HelperHandle {
 export function spawnHelper(opts: SpawnHelperOptions): HelperHandle {
   const preserved = opts.preserveFds ?? [];
   const syncIndex = 3 + preserved.length;
-  const stdio = [...(opts.stdio as unknown[]), ...preserved, 'pipe'] as StdioOptions;
+  const stdio = [...(opts.stdio as unknown[]), ...preserved, 'pipe', ...(opts.resizeChannel ? ['pipe'] : [])] as StdioOptions;
   const child = spawn(helperPath(), [], {
     stdio,
-    env: { _TSRUN_SYNC_FD: String(syncIndex) },
+    env: { _TSRUN_SYNC_FD: String(syncIndex), ...(opts.resizeChannel ? { _TSRUN_RESIZE_FD: String(resizeChannelFd(preserved.length)) } : {}) },
     detached: true,
   });
   if (child.pid === undefined) {
@@ -167,7 +176,8 @@ export function spawnHelper(opts: SpawnHelperOptions): HelperHandle {
     child.on('exit', (code, signal) => resolve({ code, signal }));
     child.on('error', () => resolve({ code: 255, signal: null }));
   });
-  return { child, channel: new SyncChannel(socket), exited };
+  const resize = opts.resizeChannel ? (child.stdio[resizeChannelFd(preserved.length)] as Socket) : undefined;
+  return { child, channel: new SyncChannel(socket), exited, ...(resize ? { resize } : {}) };
 }
 
 /** Sends the encoded plan to P. */

@@ -20,7 +20,7 @@ import { createCgroupManager, loadCgroupManager, moveToCgroupsOf, DEFAULT_DEVICE
 import { CreateError, InternalError, NotFoundError, ProtocolError, StatusError, TsrunError, UsageError } from '../errors.js';
 import { StateStore, validateId, type SavedState } from './state-store.js';
 import { isProcessAlive, readProcStat, waitForExit } from './proc.js';
-import { helperError, sendPlan, spawnHelper, type HelperHandle } from './helper.js';
+import { helperError, resizeChannelFd, sendPlan, spawnHelper, type HelperHandle } from './helper.js';
 import { runHooks } from './hooks.js';
 import { compileSeccomp } from '../security/index.js';
 import { parseSignal } from './signals.js';
@@ -70,6 +70,12 @@ export interface CreateOptions {
   cgroup?: CgroupManager;
   /** A helper spawned in advance (the fast path), already in `cgroup`; its stdio is the container's. */
   helper?: HelperHandle;
+  /**
+   * Attached only: give the process a terminal (`process.terminal` is set)
+   * that the helper proxies to its stdio, with a resize channel
+   * (`helper.resize`). The library's `terminal` option.
+   */
+  terminal?: boolean | { rows: number; cols: number };
 }
 
 /** A container right after create. */
@@ -131,6 +137,11 @@ export function writePidFile(path: string, pid: number): void {
   const tmp = join(dirname(abs), `.${basename(abs)}`);
   writeFileSync(tmp, String(pid), { flag: 'wx', mode: 0o644 });
   renameSync(tmp, abs);
+}
+
+/** The container's session keyring, as runc names it (exec joins it by this name). */
+export function sessionKeyringName(id: string): string {
+  return `_ses.${id}`;
 }
 
 function checkTerminal(spec: Spec, opts: { detached: boolean; consoleSocket?: string }): void {
@@ -285,6 +296,11 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
     spec = v.spec;
     warnings.push(...v.warnings.map((w) => `${w.field}: ${w.message}`));
   }
+  if (opts.terminal) {
+    if (opts.detached || opts.consoleSocket) throw new UsageError('a proxied terminal needs an attached container without a console socket');
+    const size = typeof opts.terminal === 'object' ? { consoleSize: { height: opts.terminal.rows, width: opts.terminal.cols } } : {};
+    spec = { ...spec, process: { ...spec.process!, terminal: true, ...size } };
+  }
   checkTerminal(spec, opts);
   const preserved = [...checkPreservedFds(opts.preserveFds ?? 0)];
   const listen = listenFds();
@@ -341,6 +357,8 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       cgroupMounts: cgroupMountLayout(cg, spec),
       setgroupsDenied: idMaps.setgroupsDenied,
       idMapTools: idMaps.idMapTools,
+      resizeFd: opts.terminal && !opts.helper ? resizeChannelFd(preserved.length) : 0,
+      sessionKeyring: opts.noNewKeyring ? undefined : sessionKeyringName(opts.id),
     });
     const plan = opts.rewritePlan ? opts.rewritePlan(compiled, dir) : compiled;
 
@@ -362,10 +380,11 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       namespaces,
       privatePidNs: (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path),
       rootless,
+      ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
       ...(opts.cgroup ? { pooledCgroup: true } : {}),
     };
 
-    helper = opts.helper ?? spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved });
+    helper = opts.helper ?? spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved, resizeChannel: Boolean(opts.terminal) });
     const h = helper;
     undo.push(() => {
       if (saved.initPid && isProcessAlive(saved.initPid, saved.initStartTime)) process.kill(saved.initPid, 'SIGKILL');
@@ -624,6 +643,7 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
     // A rootless container's user namespace may deny setgroups: the exec'd process must not call it.
     setgroupsDenied: setgroupsDeniedIn(saved.initPid),
     joinCgroupLate: status === 'paused',
+    sessionKeyring: saved.noNewKeyring ? undefined : sessionKeyringName(saved.id),
   });
   const h = spawnHelper({ stdio: (opts.stdio as unknown[]) ?? [0, 1, 2], preserveFds: preserved });
   try {
@@ -667,6 +687,19 @@ export async function execInContainer(ctx: RuntimeContext, id: string, proc: Pro
     h.child.kill('SIGKILL');
     h.channel.close();
     throw e;
+  }
+}
+
+/**
+ * A proxied terminal (an attached process with `terminal` and no console
+ * socket): tells the helper its terminal changed size; it copies the size of
+ * its stdin's terminal to the container's pty.
+ */
+export function resizeProxiedTerminal(h: HelperHandle): void {
+  try {
+    if (h.child.pid) process.kill(h.child.pid, 'SIGWINCH');
+  } catch {
+    /* the helper is gone */
   }
 }
 

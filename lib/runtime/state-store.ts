@@ -35,6 +35,8 @@ export interface SavedState {
   namespaces: NamespaceType[];
   /** The container has its own pid namespace: killing init kills everything. */
   privatePidNs: boolean;
+  /** `--no-new-keyring` at create: execs keep the caller's session keyring too. */
+  noNewKeyring?: boolean;
   rootless: boolean;
   /** The cgroup belongs to a pool (the fast path): delete leaves it for the pool to reset and reuse. */
   pooledCgroup?: boolean;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { makeBundle, writeBundleConfig, type TestBundle } from '../helpers/bundle.js';
 import { makeStateRoot, type StateRoot } from '../helpers/cli.js';
 import { guardLeaks } from '../helpers/leaks.js';
-import { tsrunBin } from '../helpers/paths.js';
+import { probeBin, tsrunBin } from '../helpers/paths.js';
 
 interface Run {
   code: number;
@@ -251,4 +251,34 @@ t.test('mount options from inside: rro reaches submounts (ro does not), propagat
   tt.match(mountinfoLine(mountinfo!, '/shared')?.optional, /shared:\d+/, 'rshared: a peer group of its own');
   tt.equal(mountinfoLine(mountinfo!, '/private')?.optional, '', 'rprivate: no propagation');
   tt.match(mountinfoLine(mountinfo!, '/')?.optional, /shared:\d+/, 'rootfsPropagation shared: / is shared');
+});
+
+t.test('session keyring: each container joins _ses.<id> of its own, exec joins the container\'s, --no-new-keyring keeps the caller\'s', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/probe', 'keyring']);
+  const parse = (line: string) => {
+    const [id, desc] = line.trim().split(' ');
+    const fields = (desc ?? '').split(';');
+    return { id: Number(id), name: fields[4], perm: parseInt(fields[3] ?? '0', 16) };
+  };
+  const host = parse(execFileSync(probeBin, ['keyring'], { encoding: 'utf8' }));
+  tt.ok(host.id > 0, `the test's own session keyring: ${host.id} ${host.name}`);
+
+  const own = await runIn(state, bundle, 'keyring1');
+  tt.equal(own.code, 0, own.stderr);
+  const k1 = parse(own.stdout);
+  tt.equal(k1.name, '_ses.keyring1', 'a keyring named after the container');
+  tt.not(k1.id, host.id, 'not the caller\'s keyring');
+  tt.ok(k1.perm & 0x00080000, 'searchable by its owner\'s uid (KEY_USR_SEARCH)');
+
+  const kept = await runIn(state, bundle, 'keyring2', ['--no-new-keyring']);
+  tt.equal(kept.code, 0, kept.stderr);
+  tt.equal(parse(kept.stdout).id, host.id, '--no-new-keyring: the caller\'s session keyring');
+
+  bundle.config.process.args = ['/probe', 'sleep', '600'];
+  await writeBundleConfig(bundle);
+  tt.equal((await tsrun(['--root', state.root, 'run', '-d', '--bundle', bundle.dir, 'keyring3'])).code, 0);
+  const e = await tsrun(['--root', state.root, 'exec', 'keyring3', '/probe', 'keyring']);
+  tt.equal(e.code, 0, e.stderr);
+  tt.equal(parse(e.stdout).name, '_ses.keyring3', 'exec joins the container\'s keyring by name');
+  tt.equal((await tsrun(['--root', state.root, 'delete', '--force', 'keyring3'])).code, 0);
 });

@@ -131,3 +131,76 @@ t.test('typed errors', async (tt) => {
   tt.throws(() => loadContainer('dup', { root: state.root }), NotFoundError);
   tt.same(readdirSync(state.root).filter((n) => !n.startsWith('@')), [], 'failed creates left nothing');
 });
+
+t.test('terminal: a pty as a duplex stream; typing, resize (SIGWINCH inside), the end of input as EOF', async (tt) => {
+  // /probe signals, in the terminal's foreground process group, reports the SIGWINCH a resize causes.
+  const script = 'stty size; tty; /probe signals & p=$!; echo READY; while read line; do [ "$line" = size ] && echo "size $(stty size)"; echo "typed: $line"; done; kill $p; wait $p; echo BYE; exit 4';
+  const { bundle, state } = await setup(tt, ['/bin/sh', '-c', script]);
+  const c = await createContainer({ id: 'lib-tty', bundle: bundle.dir, root: state.root, terminal: { rows: 20, cols: 70 } });
+  tt.ok(c.terminal, 'c.terminal is there');
+  tt.equal(c.stdout, null, 'no separate stdout: the pty carries everything');
+  let seen = '';
+  const waitFor = async (text: string) => {
+    const end = Date.now() + 10_000;
+    while (!seen.includes(text)) {
+      if (Date.now() > end) throw new Error(`no ${JSON.stringify(text)} in ${JSON.stringify(seen)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  c.terminal!.on('data', (d: Buffer) => (seen += d.toString()));
+  await c.start();
+  await waitFor('READY');
+  await waitFor('ready'); // the probe's handlers are in place
+  c.terminal!.resize(33, 99);
+  await waitFor('SIGWINCH');
+  c.terminal!.write('size\n');
+  await waitFor('size 33 99');
+  c.terminal!.write('hello\n');
+  await waitFor('typed: hello');
+  c.terminal!.end();
+  const exit = await c.wait();
+  tt.same(exit, { exitCode: 4, signal: null }, 'the end of input reached read as EOF; the exit status comes back');
+  const lines = seen.replace(/\r/g, '').split('\n');
+  tt.equal(lines[0], '20 70', 'the initial size');
+  tt.match(lines[1], /^\/dev\/pts\/\d+$/, 'a pty of the container\'s devpts');
+  tt.ok(lines.includes('SIGWINCH'), 'the resize signalled the terminal\'s foreground process group');
+  tt.ok(lines.includes('size 33 99'), 'and the pty has the new size');
+  tt.ok(lines.includes('BYE'));
+  tt.throws(() => c.terminal!.resize(-1, 5), RangeError);
+  await c.delete();
+});
+
+t.test('oom events: one per OOM kill while listened for, the last before exit', async (tt) => {
+  const MiB = 1024 * 1024;
+  // A child is OOM-killed, then the init itself.
+  const { bundle, state } = await setup(tt, ['/bin/sh', '-c', '/probe alloc 96; echo child-killed; exec /probe alloc 96'], (c) => {
+    c.linux.resources = { ...c.linux.resources, memory: { limit: 24 * MiB, swap: 24 * MiB } };
+  });
+  const c = await createContainer({ id: 'lib-oom', bundle: bundle.dir, root: state.root, stdio: ['ignore', 'pipe', 'ignore'] });
+  const order: string[] = [];
+  c.on('oom', (count: number) => order.push(`oom ${count}`));
+  c.on('exit', () => order.push('exit'));
+  const out = collect(c.stdout);
+  await c.start();
+  const exit = await c.wait();
+  tt.same(exit, { exitCode: null, signal: 9 }, 'the init was OOM-killed');
+  tt.equal(await out, 'child-killed\n');
+  tt.same(order, ['oom 1', 'oom 2', 'exit'], 'both OOM kills, in order, before exit');
+  await c.delete();
+});
+
+t.test('cgroupDriver: systemd is refused where no systemd runs, nothing left; a bad value is a usage error', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/bin/true']);
+  const noSystemd = !existsSync('/run/systemd/system');
+  if (noSystemd) {
+    await tt.rejects(createContainer({ id: 'lib-sd', bundle: bundle.dir, root: state.root, cgroupDriver: 'systemd' }), /systemd is not running on this host/);
+    tt.same(readdirSync(state.root).filter((n) => n === 'lib-sd'), [], 'no state left');
+  } else {
+    tt.comment('systemd runs here: only the cgroupfs and bad-value cases apply');
+  }
+  await tt.rejects(createContainer({ id: 'lib-sd2', bundle: bundle.dir, root: state.root, cgroupDriver: 'nosuch' as 'systemd' }), /not a cgroup driver; valid: "cgroupfs", "systemd"/);
+  const c = await createContainer({ id: 'lib-sd3', bundle: bundle.dir, root: state.root, cgroupDriver: 'cgroupfs', stdio: 'ignore' });
+  await c.start();
+  tt.same(await c.wait(), { exitCode: 0, signal: null });
+  await c.delete();
+});

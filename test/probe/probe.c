@@ -44,6 +44,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 extern char **environ;
 
@@ -563,10 +564,28 @@ static int do_signals(void) {
   }
 }
 
+/* The session keyring: its serial and KEYCTL_DESCRIBE text ("keyring;uid;gid;perm;name"). */
+static int do_keyring(void) {
+  long id = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3L /* KEY_SPEC_SESSION_KEYRING */, 0L);
+  if (id < 0) {
+    printf("keyring error %s\n", strerror(errno));
+    return 1;
+  }
+  char desc[512];
+  long n = syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, id, desc, (long)sizeof(desc) - 1);
+  if (n < 0) {
+    printf("%ld describe-error %s\n", id, strerror(errno));
+    return 1;
+  }
+  desc[n < (long)sizeof(desc) ? n : (long)sizeof(desc) - 1] = 0;
+  printf("%ld %s\n", id, desc);
+  return 0;
+}
+
 static int usage(void) {
   fprintf(stderr,
           "usage: probe info | cat FILE | write FILE TEXT | open FILE r|w|rw | sleep SECONDS | exit CODE |\n"
-          "             ls DIR | alloc MB | fork N | stat PATH | signals\n");
+          "             ls DIR | alloc MB | fork N | stat PATH | signals | keyring\n");
   return 2;
 }
 
@@ -584,5 +603,6 @@ int main(int argc, char **argv) {
   if (strcmp(verb, "fork") == 0 && argc == 3) return do_fork(argv[2]);
   if (strcmp(verb, "stat") == 0 && argc == 3) return do_stat(argv[2]);
   if (strcmp(verb, "signals") == 0) return do_signals();
+  if (strcmp(verb, "keyring") == 0) return do_keyring();
   return usage();
 }

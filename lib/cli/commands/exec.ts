@@ -3,7 +3,7 @@ import { bool, int, list, str } from '../args.js';
 import { UsageError } from '../../errors.js';
 import type { Process } from '../../spec/types.js';
 import { loadProcessFile } from '../../spec/index.js';
-import { execInContainer, loadContainerState, waitAttached } from '../../runtime/lifecycle.js';
+import { execInContainer, loadContainerState, resizeProxiedTerminal, waitAttached } from '../../runtime/lifecycle.js';
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
@@ -90,11 +90,15 @@ export const command: Command = {
       }
     };
     for (const s of FORWARDED) process.on(s, forward);
+    // A proxied terminal (-t without --console-socket): the helper copies the new window size to the pty.
+    const resize = () => resizeProxiedTerminal(started.helper!);
+    if (proc.terminal && !str(args, 'console-socket')) process.on('SIGWINCH', resize);
     try {
       const { exitCode, signal } = await waitAttached(started.helper!);
       return signal ? 128 + signal : (exitCode ?? 255);
     } finally {
       for (const s of FORWARDED) process.off(s, forward);
+      process.off('SIGWINCH', resize);
     }
   },
 };

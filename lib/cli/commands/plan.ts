@@ -30,6 +30,7 @@ export const command: Command = {
     'no-pivot': { type: 'bool', description: 'plan the --no-pivot path' },
     'console-socket': { type: 'string', description: 'plan with a console socket', placeholder: 'PATH' },
     detach: { type: 'bool', short: 'd', description: 'plan a detached create (the default for create)' },
+    'no-new-keyring': { type: 'bool', description: 'plan without a session keyring of the container\'s own' },
   },
   async run(ctx, args) {
     if (args.positionals.length > 1) throw new UsageError('"plan" takes at most one <bundle>');
@@ -44,6 +45,7 @@ export const command: Command = {
       consoleSocket: str(args, 'console-socket'),
       hostHooks: Boolean(spec.hooks?.prestart?.length || spec.hooks?.createRuntime?.length),
       cgroupMounts: mountLayout(),
+      sessionKeyring: bool(args, 'no-new-keyring') ? undefined : '_ses.<id>',
     });
     out(formatPlan(plan, { explain: bool(args, 'explain') }));
     return 0;

@@ -1,7 +1,7 @@
 import type { Command } from '../main.js';
 import { CREATE_FLAGS } from './create.js';
 import { bool, expectArgs, int, str } from '../args.js';
-import { createContainerProcess, deleteContainer, startContainer, waitAttached } from '../../runtime/lifecycle.js';
+import { createContainerProcess, deleteContainer, resizeProxiedTerminal, startContainer, waitAttached } from '../../runtime/lifecycle.js';
 import { overlayPlan } from '../../runtime/overlay.js';
 import type { Spec } from '../../spec/types.js';
 
@@ -44,7 +44,11 @@ export const command: Command = {
     for (const w of created.warnings) ctx.log.log('warning', w);
     const initPid = created.state.initPid;
     // Signals to tsrun go to the container init, as with runc's foreground run.
+    // A proxied terminal (terminal without --console-socket): the helper, not the container, takes
+    // SIGWINCH and copies the new window size to the pty (which signals the container itself).
+    const proxied = !detach && created.state.config.process?.terminal === true && !str(args, 'console-socket');
     const forward = (sig: NodeJS.Signals) => {
+      if (sig === 'SIGWINCH' && proxied) return resizeProxiedTerminal(created.helper!);
       try {
         process.kill(initPid, sig);
       } catch {

@@ -6,11 +6,11 @@
  * same for exec --tty; and runc's combination errors.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { hasPython, setup, writeBundleConfig } from './common.js';
+import { hasPython, setup, tsrunBin, writeBundleConfig } from './common.js';
 
 /*
  * Listens on the socket; after "go" on stdin, takes the one message without
@@ -132,4 +132,108 @@ t.test('terminal combination errors (runc checkTerminal)', async (t) => {
   const e2 = await env.tsrun(['exec', '--console-socket', join(env.scratch, 'x.sock'), 'cli-tty5', '/bin/true']);
   t.equal(e2.code, 255);
   t.match(e2.stderr, 'cannot use console socket');
+});
+
+/** The lines of a pty's output, without the carriage returns its ONLCR adds. */
+const ptyLines = (s: string) => s.replace(/\r/g, '').split('\n').map((l) => l.trim()).filter(Boolean);
+
+t.test('foreground run with terminal and no console socket: a pty of the container, proxied to tsrun\'s stdio', async (t) => {
+  const env = await setup(t, ['/bin/sh', '-c', 'read x; echo "got $x"; tty; test -t 0 && echo stdin-tty; stty size; exit 7'], (c) => {
+    c.process.terminal = true;
+    c.process.consoleSize = { height: 30, width: 100 };
+  });
+  const r = await env.tsrun(['run', '--bundle', env.bundle.dir, 'cli-tty6'], { input: 'abc\n', timeoutMs: 20_000 });
+  t.equal(r.code, 7, `the container's exit status: ${r.stderr}`);
+  const lines = ptyLines(r.stdout);
+  t.ok(lines.includes('got abc'), `stdin reached the process through the pty: ${JSON.stringify(lines)}`);
+  t.ok(lines.some((l) => /^\/dev\/pts\/\d+$/.test(l)), 'its stdio is a pty of the container\'s devpts');
+  t.ok(lines.includes('stdin-tty'));
+  t.ok(lines.includes('30 100'), 'consoleSize applied (tsrun\'s stdin is no terminal to copy a size from)');
+  t.equal(await env.info('cli-tty6'), undefined, 'deleted after it exited');
+});
+
+t.test('foreground run with terminal: the end of tsrun\'s stdin reaches the process as the pty\'s EOF', async (t) => {
+  const env = await setup(t, ['/bin/cat'], (c) => {
+    c.process.terminal = true;
+  });
+  // Without the EOF character, cat would read the pty forever and tsrun would never exit.
+  const r = await env.tsrun(['run', '--bundle', env.bundle.dir, 'cli-tty7'], { input: 'line1\nline2\n', timeoutMs: 20_000 });
+  t.equal(r.code, 0, r.stderr);
+  const lines = ptyLines(r.stdout);
+  t.ok(lines.filter((l) => l === 'line2').length >= 1, `cat copied its input: ${JSON.stringify(lines)}`);
+});
+
+t.test('exec -t in the foreground: a pty proxied to tsrun\'s stdio; exit status passed on', async (t) => {
+  const env = await setup(t, ['/probe', 'sleep', '600']);
+  await env.launch('cli-tty8');
+  const r = await env.tsrun(['exec', '-t', 'cli-tty8', '/bin/sh', '-c', 'read x; echo "exec got $x"; tty; exit 3'], { input: 'xyz\n', timeoutMs: 20_000 });
+  t.equal(r.code, 3, r.stderr);
+  const lines = ptyLines(r.stdout);
+  t.ok(lines.includes('exec got xyz'), JSON.stringify(lines));
+  t.ok(lines.some((l) => /^\/dev\/pts\/\d+$/.test(l)), 'its stdio is a pty');
+  t.equal((await env.tsrun(['kill', 'cli-tty8', 'KILL'])).code, 0);
+});
+
+/*
+ * tsrun under a real terminal (pty.fork): its terminal goes raw while the
+ * container runs and is restored after; the size is copied at the start and
+ * after a SIGWINCH; ^C is a byte the container's pty turns into its SIGINT.
+ */
+const TERMINAL_DRIVER = String.raw`
+import fcntl, json, os, pty, select, struct, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 25, 90, 0, 0))
+out = b""
+def read_until(token, timeout=15):
+    global out
+    end = time.time() + timeout
+    while token not in out and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                return
+            if not d:
+                return
+            out += d
+echo = lambda: bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+before = echo()
+read_until(b"READY")
+during = echo()
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+time.sleep(0.5)
+os.write(fd, b"go\r")
+read_until(b"WAIT")
+time.sleep(0.3)
+os.write(fd, b"\x03")
+read_until(b"got-int")
+_, status = os.waitpid(pid, 0)
+read_until(b"\0", 0.5)
+print(json.dumps({"out": out.decode(errors="replace"), "status": os.waitstatus_to_exitcode(status), "echoBefore": before, "echoDuring": during, "echoAfter": echo()}))
+`;
+
+t.test('foreground run under a terminal: raw while it runs, restored after; size at start and on SIGWINCH; ^C reaches the container', { skip: hasPython ? false : 'needs python3' }, async (t) => {
+  const script = 'stty size; echo READY; read x; stty size; echo "got $x"; trap "echo got-int; exit 9" INT; echo WAIT; while :; do sleep 0.1; done';
+  const env = await setup(t, ['/bin/sh', '-c', script], (c) => {
+    c.process.terminal = true;
+  });
+  const driver = join(env.scratch, 'driver.py');
+  writeFileSync(driver, TERMINAL_DRIVER);
+  const py = spawnSync('python3', [driver, tsrunBin, '--root', env.root, 'run', '--bundle', env.bundle.dir, 'cli-tty9'], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(py.status, 0, py.stderr);
+  const r = JSON.parse(py.stdout) as { out: string; status: number; echoBefore: boolean; echoDuring: boolean; echoAfter: boolean };
+  const lines = ptyLines(r.out);
+  t.equal(r.status, 9, `the container's status after its SIGINT trap: ${JSON.stringify(lines)}`);
+  t.ok(r.echoBefore, 'the terminal echoes before');
+  t.notOk(r.echoDuring, 'raw (no echo) while the container runs');
+  t.ok(r.echoAfter, 'restored after');
+  t.equal(lines[0], '25 90', 'the terminal\'s size copied to the pty at the start');
+  t.ok(lines.includes('40 120'), `the new size after SIGWINCH: ${JSON.stringify(lines)}`);
+  t.ok(lines.includes('got go'), 'input through the pty (CR turned into NL by the container\'s pty)');
+  t.equal(lines.filter((l) => l === 'go').length, 1, 'echoed once, by the container\'s pty alone');
+  t.ok(lines.some((l) => l.endsWith('got-int')), '^C (echoed as "^C" by the container\'s pty) became SIGINT inside the container, and tsrun lived on to report the status');
+  t.equal(await env.info('cli-tty9'), undefined, 'deleted after it exited');
 });

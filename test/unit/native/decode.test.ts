@@ -82,6 +82,8 @@ function everyOpPlan(): Plan {
       s('CONSOLE', { socket: '/run/console.sock', rows: 24, cols: 80 }),
       s('CONSOLE', { socket: '', rows: 0, cols: 0 }),
       s('CONSOLE_SOCKET', { path: '/run/console.sock' }),
+      s('CONSOLE_PROXY', { resizeFd: 5 }),
+      s('SESSION_KEYRING', { name: '_ses.c1' }),
       s('SECCOMP_LISTENER', { path: '/run/agent.sock', state: ['{"ociVersion":"1.3.0","pid":', ',"state":{}}'] }),
       s('EXEC', { argv: ['sh', '-c', 'echo "$HOME"'], env: ['PATH=/bin', 'HOME=/root', 'X='], keepFds: 3 }),
       s('SECCOMP', { flags: 8, program: new Uint8Array(0) }),

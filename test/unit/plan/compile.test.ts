@@ -182,3 +182,31 @@ t.test('exec plan into a paused container: a JOIN_CGROUP sync point in place of 
   tt.equal(plan.steps[sync]!.field, '--ignore-paused');
   for (const op of ['CAP_BOUNDING', 'USER', 'CAPS', 'EXEC']) tt.ok(idx(plan, op) > sync, `${op} after the sync point`);
 });
+
+t.test('session keyring: joined right after SETSID (create) or the fork (exec); none with --no-new-keyring', async (tt) => {
+  const plan = compilePlan(baseSpec(), ctx({ sessionKeyring: '_ses.c1' }));
+  const k = idx(plan, 'SESSION_KEYRING');
+  tt.equal(k, idx(plan, 'SETSID') + 1, 'right after SETSID');
+  tt.ok(k < idx(plan, 'ROOTFS'), 'before any mount');
+  tt.same(plan.steps[k]!.args, { name: '_ses.c1' });
+  tt.equal(idx(compilePlan(baseSpec(), ctx()), 'SESSION_KEYRING'), -1, 'none without a name');
+  const exec = compileExecPlan(baseSpec().process!, { initPid: 1, namespaces: ['mount'] }, { bundle: '/b', detached: true, sessionKeyring: '_ses.c1' });
+  tt.equal(idx(exec, 'SESSION_KEYRING'), idx(exec, 'CLONE') + 1, 'exec: in the forked process');
+});
+
+t.test('terminal: a console socket, a proxied pty when attached, nothing when detached without one', async (tt) => {
+  const spec = baseSpec();
+  spec.process!.terminal = true;
+  const proxied = compilePlan(spec, ctx({ detached: false, resizeFd: 6 }));
+  tt.equal(idx(proxied, 'CONSOLE_SOCKET'), -1);
+  tt.ok(idx(proxied, 'CONSOLE_PROXY') >= 0 && idx(proxied, 'CONSOLE_PROXY') < idx(proxied, 'CLONE'), 'CONSOLE_PROXY before the clone');
+  tt.same(proxied.steps[idx(proxied, 'CONSOLE_PROXY')]!.args, { resizeFd: 6 });
+  tt.ok(idx(proxied, 'CONSOLE') > idx(proxied, 'CLONE'), 'CONSOLE in the init');
+  const socket = compilePlan(spec, ctx({ detached: true, consoleSocket: '/tmp/c.sock' }));
+  tt.ok(idx(socket, 'CONSOLE_SOCKET') >= 0);
+  tt.equal(idx(socket, 'CONSOLE_PROXY'), -1);
+  const exec = compileExecPlan(spec.process!, { initPid: 1, namespaces: ['mount'] }, { bundle: '/b', detached: false });
+  tt.ok(idx(exec, 'CONSOLE_PROXY') >= 0 && idx(exec, 'CONSOLE') > idx(exec, 'CLONE'), 'exec -t in the foreground');
+  const detachedExec = compileExecPlan(spec.process!, { initPid: 1, namespaces: ['mount'] }, { bundle: '/b', detached: true });
+  tt.equal(idx(detachedExec, 'CONSOLE'), -1, 'detached without a socket: no pty (the CLI refuses that combination first)');
+});
