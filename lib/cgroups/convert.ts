@@ -7,6 +7,7 @@ import { CgroupError } from '../errors.js';
 
 /** Bounds of cpu.shares that the v1 kernel accepts (it clamps outside them). */
 export const CPU_SHARES_MIN = 2;
+/** The largest cpu.shares the v1 kernel accepts. */
 export const CPU_SHARES_MAX = 262144;
 
 /**

@@ -586,6 +586,22 @@ export class FsCgroupManager implements CgroupManager {
     return m ? Number(m[1]) : 0;
   }
 
+  resetCounters(): void {
+    const resettable: [string, string][] = [
+      ['memory', 'memory.max_usage_in_bytes'], ['memory', 'memory.memsw.max_usage_in_bytes'],
+      ['memory', 'memory.failcnt'], ['memory', 'memory.memsw.failcnt'], ['cpuacct', 'cpuacct.usage'], ['cpu', 'cpuacct.usage'],
+    ];
+    for (const [controller, file] of resettable) {
+      const dir = this.paths[controller];
+      if (dir === undefined) continue;
+      try {
+        this.fs.write(join(dir, file), '0');
+      } catch {
+        /* not on this kernel (memsw without swap accounting) or another hierarchy's file */
+      }
+    }
+  }
+
   async destroy(opts: DestroyOptions = {}): Promise<void> {
     if (opts.killLeftovers) {
       try {

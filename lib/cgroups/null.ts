@@ -10,6 +10,11 @@ import type { Resources } from '../spec/types.js';
 import { emptyStats } from './stats.js';
 import type { CgroupManager, CgroupStats, SavedCgroup } from './types.js';
 
+/**
+ * The driver for a container without a cgroup (rootless without a delegated
+ * cgroup): nothing to create or destroy; resource limits are refused with a
+ * CgroupError and the process list is the init alone.
+ */
 export class NullCgroupManager implements CgroupManager {
   readonly driver = 'null' as const;
   readonly paths: Record<string, string> = {};

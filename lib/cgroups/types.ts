@@ -155,6 +155,12 @@ export interface CgroupManager {
   stats(): CgroupStats;
   /** OOM kills so far. */
   oomEvents?(): number;
+  /**
+   * Zeroes the usage peaks and failure counters the kernel lets a writer
+   * reset (v1: memory max_usage and failcnt, cpuacct.usage), for a cgroup
+   * that is reused (the fast path's pool). Best effort; v2 has no such files.
+   */
+  resetCounters?(): void;
   destroy(opts?: DestroyOptions): Promise<void>;
   save(): SavedCgroup;
 }

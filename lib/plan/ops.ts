@@ -14,6 +14,11 @@ export interface OpSignature {
   readonly syscall: string;
 }
 
+/**
+ * Every step the helper can execute: its wire code, who runs it (P, in the
+ * host, or C, the container init), its typed arguments and its system calls.
+ * native/plan.c holds the same table; native/PROTOCOL.md describes each op.
+ */
 export const OPS = {
   RLIMIT: { code: 1, who: 'P', args: [['resource', 'u64'], ['soft', 'u64'], ['hard', 'u64']], syscall: 'setrlimit' },
   OOM_SCORE_ADJ: { code: 2, who: 'P', args: [['value', 'u64']], syscall: 'write /proc/self/oom_score_adj' },
@@ -64,6 +69,7 @@ export const OPS = {
   MOUNT_TREE: { code: 60, who: 'C', args: [['tree', 'u64'], ['dest', 'str'], ['flags', 'u64'], ['propagation', 'u64'], ['attrSet', 'u64'], ['attrClr', 'u64'], ['kind', 'u64']], syscall: 'openat2(RESOLVE_IN_ROOT) + move_mount + mount(MS_REMOUNT|MS_BIND)' },
 } as const satisfies Record<string, OpSignature>;
 
+/** The name of a plan step's operation, e.g. `'MOUNT'`. */
 export type OpName = keyof typeof OPS;
 
 type ArgValue<T extends ArgType> = T extends 'u64' ? bigint | number : T extends 'str' ? string : T extends 'strs' ? readonly string[] : Uint8Array;

@@ -499,13 +499,18 @@ export async function programDataDirs(binaries: string[], searchPath = process.e
   return dirs;
 }
 
-/** Every regular file under the given host files and directories (symlinks inside are kept by replicate). */
+/**
+ * Every regular file under the given host files and directories (symlinks
+ * inside are kept by replicate). Installed packages are not data of the
+ * program: a python built from source (pyenv, /usr/local) keeps
+ * site-packages inside its standard library directory.
+ */
 async function listDataFiles(paths: string[]): Promise<string[]> {
   const out: string[] = [];
   const walk = async (p: string): Promise<void> => {
     const st = await lstat(p);
     if (st.isDirectory()) {
-      for (const e of (await readdir(p)).sort()) await walk(join(p, e));
+      for (const e of (await readdir(p)).sort()) if (e !== 'site-packages' && e !== 'dist-packages') await walk(join(p, e));
     } else if (st.isFile() || st.isSymbolicLink()) out.push(p);
   };
   for (const p of paths) await walk(p);

@@ -24,6 +24,7 @@ import { ContainerTerminal } from './terminal.js';
 /** How a container's fd 0, 1 or 2 is connected. */
 export type StdioSpec = 'inherit' | 'pipe' | 'ignore' | number;
 
+/** What {@link createContainer} creates: the id, the bundle or config, and how to connect it. */
 export interface ContainerOptions {
   /** Container id: `[A-Za-z0-9_+.-]+`. */
   id: string;
@@ -78,11 +79,18 @@ function stdioArray(s: ContainerOptions['stdio']): StdioOptions {
 
 /** A process started inside a container by {@link Container.exec}. */
 export class ContainerProcess {
+  /** Its stdin, when started with `stdio` `'pipe'` for fd 0. */
   readonly stdin: Writable | null;
+  /** Its stdout, when started with `'pipe'` for fd 1. */
   readonly stdout: Readable | null;
+  /** Its stderr, when started with `'pipe'` for fd 2. */
   readonly stderr: Readable | null;
   private readonly exit: Promise<ExitStatus>;
-  constructor(readonly pid: number, helper: HelperHandle | undefined) {
+  constructor(
+    /** The process's pid in the host's pid namespace. */
+    readonly pid: number,
+    helper: HelperHandle | undefined,
+  ) {
     this.stdin = helper?.child.stdin ?? null;
     this.stdout = helper?.child.stdout ?? null;
     this.stderr = helper?.child.stderr ?? null;
@@ -101,14 +109,23 @@ export class ContainerProcess {
  * ({@link ExitStatus}) when its init exits, after any `oom` it caused.
  */
 export class Container extends EventEmitter {
+  /** The init's stdin, when created with `stdio` `'pipe'` for fd 0 (and no `terminal`). */
   readonly stdin: Writable | null;
+  /** The init's stdout, when created with `'pipe'` for fd 1. */
   readonly stdout: Readable | null;
+  /** The init's stderr, when created with `'pipe'` for fd 2. */
   readonly stderr: Readable | null;
   /** With the `terminal` option: the pty, as a duplex stream with `resize(rows, cols)`. */
   readonly terminal: ContainerTerminal | null;
   private exitPromise: Promise<ExitStatus> | undefined;
 
-  private constructor(readonly id: string, private readonly ctx: RuntimeContext, helper?: HelperHandle, terminal = false) {
+  private constructor(
+    /** The container id, as `tsrun state` and `tsrun list` show it. */
+    readonly id: string,
+    private readonly ctx: RuntimeContext,
+    helper?: HelperHandle,
+    terminal = false,
+  ) {
     super();
     const piped = helper && !terminal;
     this.stdin = (piped && helper.child.stdin) || null;
@@ -205,10 +222,12 @@ export class Container extends EventEmitter {
     return killContainer(this.ctx, this.id, signal, opts);
   }
 
+  /** Freezes every process of the container (the cgroup freezer); `state()` reports `paused`. */
   pause(): Promise<void> {
     return pauseContainer(this.ctx, this.id);
   }
 
+  /** Thaws a paused container. */
   resume(): Promise<void> {
     return resumeContainer(this.ctx, this.id);
   }

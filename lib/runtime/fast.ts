@@ -28,6 +28,8 @@
 import { resolve } from 'node:path';
 import type { StdioOptions } from 'node:child_process';
 import type { Spec } from '../spec/types.js';
+import { compilePlan, type PlanContext } from '../plan/compile.js';
+import type { Plan } from '../plan/types.js';
 import { loadBundleConfig, validateConfig } from '../spec/index.js';
 import { createCgroupManager, DEFAULT_DEVICE_RULES, type CgroupManager } from '../cgroups/index.js';
 import { createContainerProcess, deleteContainer, startContainer, waitAttached, type RuntimeContext } from './lifecycle.js';
@@ -35,6 +37,11 @@ import { spawnHelper, type HelperHandle } from './helper.js';
 import { UsageError } from '../errors.js';
 import type { ExitStatus, StdioSpec } from './container.js';
 
+/** Stand-ins for the per-container strings of a cached plan. */
+const TEMPLATE_FIFO = '<exec fifo>';
+const TEMPLATE_KEYRING = '<session keyring>';
+
+/** How a {@link FastRunner} runs its containers: the config, the pool size and the fast-path choices. */
 export interface FastRunnerOptions {
   /** A bundle directory (config.json and its rootfs). */
   bundle?: string;
@@ -73,6 +80,10 @@ export class FastRunner {
   private readonly ctx: RuntimeContext;
   private readonly stdio: StdioOptions;
   private readonly poolTag = `tsrun-pool-${process.pid}-${Date.now().toString(36)}`;
+  /** Plans compiled once per process shape (args, env), with the per-container strings left to patch. */
+  private readonly plans = new Map<string, Plan>();
+  /** How many plans were compiled (the rest came from the cache): for tests and the benchmark. */
+  compiledPlans = 0;
 
   private constructor(private readonly spec: Spec, private readonly bundle: string, private readonly opts: FastRunnerOptions) {
     this.ctx = { root: opts.root, onWarning: opts.onWarning };
@@ -163,6 +174,10 @@ export class FastRunner {
     try {
       if (slot.cgroup.pids().length > 0) await slot.cgroup.killAll(9);
       if (slot.cgroup.isFrozen()) await slot.cgroup.thaw();
+      // `tsrun update` may have changed the last container's limits: the next one gets the config's.
+      const { devices: _devices, ...limits } = this.spec.linux?.resources ?? {};
+      slot.cgroup.apply(limits, { update: true });
+      slot.cgroup.resetCounters?.();
     } catch {
       /* reset failures surface at the next use */
     }
@@ -200,7 +215,7 @@ export class FastRunner {
       // A cold slot (its warm helper not ready yet): createContainerProcess spawns one and moves it into the cgroup.
       const h = helper;
       const created = await createContainerProcess(this.ctx, {
-        id, config, bundle: this.bundle, detached: false, stdio: this.stdio, cgroup: slot.cgroup, helper: h,
+        id, config, bundle: this.bundle, detached: false, stdio: this.stdio, cgroup: slot.cgroup, helper: h, compile: this.compile,
       });
       try {
         await startContainer(this.ctx, id);
@@ -212,6 +227,34 @@ export class FastRunner {
       await this.release(slot);
     }
   }
+
+  /**
+   * compilePlan, once per process shape: every container of the runner has
+   * the same config, cgroup layout and seccomp program, so its plan differs
+   * only in the exec fifo's path and the session keyring's name, which are
+   * patched into a copy of the cached plan.
+   */
+  private readonly compile = (spec: Spec, ctx: PlanContext): Plan => {
+    // A seccomp notify agent gets the container's own state (its id) in the plan: no template for that.
+    if (ctx.seccompListener) {
+      this.compiledPlans++;
+      return compilePlan(spec, ctx);
+    }
+    const key = JSON.stringify([spec.process?.args, spec.process?.env, ctx.extraEnv, ctx.preserveFds]);
+    let template = this.plans.get(key);
+    if (!template) {
+      template = compilePlan(spec, { ...ctx, execFifo: ctx.execFifo && TEMPLATE_FIFO, sessionKeyring: ctx.sessionKeyring && TEMPLATE_KEYRING });
+      this.compiledPlans++;
+      this.plans.set(key, template);
+    }
+    return {
+      steps: template.steps.map((s) => {
+        if (s.op === 'EXEC_FIFO') return { ...s, args: { ...s.args, path: ctx.execFifo! } };
+        if (s.op === 'SESSION_KEYRING') return { ...s, args: { ...s.args, name: ctx.sessionKeyring! } };
+        return s;
+      }),
+    } as Plan;
+  };
 
   /** The pool's cgroups (their directories), for tests and stats. */
   get cgroups(): CgroupManager[] {

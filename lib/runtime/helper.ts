@@ -12,7 +12,8 @@ import type { Socket } from 'node:net';
 import { MSG, NO_STEP, type MsgName } from '../plan/ops.js';
 import type { Plan } from '../plan/types.js';
 import { encodePlan } from '../plan/codec.js';
-import { ChildSetupError, ExecNotFoundError, InternalError, ProtocolError, TsrunError } from '../errors.js';
+import { ChildSetupError, ExecNotFoundError, HookError, InternalError, ProtocolError, TsrunError } from '../errors.js';
+import { constants as osConstants } from 'node:os';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -112,7 +113,34 @@ export function helperError(plan: Plan, payload: Buffer): TsrunError {
   const denied = /^exec: "(.*)": permission denied$/s.exec(detail);
   if (denied) return new ExecNotFoundError(denied[1]!, true);
   const step = stepIndex !== NO_STEP ? plan.steps[stepIndex] : undefined;
+  if (step?.op === 'HOOK') {
+    const hookError = containerHookError(step.field, detail);
+    if (hookError) return hookError;
+  }
   return new ChildSetupError(stepIndex, step?.op ?? 'helper', step?.field ?? '', errno, errnoName(errno), detail);
+}
+
+/**
+ * A createContainer or startContainer hook (run by the helper in the
+ * container) that failed: the same HookError and runc wording as the hooks
+ * Node runs in the host, which engines show to users.
+ */
+function containerHookError(field: string, detail: string): HookError | undefined {
+  const at = /^hooks\.([A-Za-z]+)\[(\d+)\]$/.exec(field);
+  if (!at) return undefined;
+  const [kind, index] = [at[1]!, Number(at[2])];
+  const prefix = `error running ${kind} hook #${index}`;
+  const status = /: exit status (\d+)$/.exec(detail);
+  if (status) return new HookError(`${prefix}: exit status ${status[1]}`, kind, index);
+  const signal = /: killed by signal (\d+)$/.exec(detail);
+  if (signal) return new HookError(`${prefix}: signal: ${signalName(Number(signal[1]))}`, kind, index);
+  const timeout = /: killed after its timeout of (\d+) seconds$/.exec(detail);
+  if (timeout) return new HookError(`${prefix}: hook ran past specified timeout of ${Number(timeout[1]).toFixed(1)}s`, kind, index);
+  return new HookError(`${prefix}: ${detail}`, kind, index);
+}
+
+function signalName(n: number): string {
+  return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 }
 
 const ERRNO_NAMES: Record<number, string> = {

@@ -7,6 +7,7 @@
 import { Duplex } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 
+/** A container's pty as a Node duplex stream (`Container.terminal`), with {@link ContainerTerminal.resize}. */
 export class ContainerTerminal extends Duplex {
   constructor(
     private readonly input: Writable,

@@ -5,7 +5,7 @@
  */
 import type { NamespaceType } from './types.js';
 
-// mount(2) flags (include/uapi/linux/mount.h).
+/** mount(2) flags (include/uapi/linux/mount.h), as the plan and `tsrun plan` name them. */
 export const MS = {
   RDONLY: 0x1,
   NOSUID: 0x2,
@@ -32,7 +32,7 @@ export const MS = {
   LAZYTIME: 0x2000000,
 } as const;
 
-// mount_setattr(2) attributes (include/uapi/linux/mount.h).
+/** mount_setattr(2) attributes (include/uapi/linux/mount.h), for the recursive `r*` mount options. */
 export const MOUNT_ATTR = {
   RDONLY: 0x1,
   NOSUID: 0x2,
@@ -249,6 +249,7 @@ export function sysctlNamespace(key: string): NamespaceType | undefined {
 export const HOOK_NAMES = [
   'prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop',
 ] as const;
+/** The name of a lifecycle hook, e.g. `'createRuntime'`. */
 export type HookName = (typeof HOOK_NAMES)[number];
 
 /** personality(2) domains. */

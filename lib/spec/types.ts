@@ -6,6 +6,7 @@
 
 export const SPEC_VERSION = '1.3.0';
 
+/** A container's `config.json` (runtime-spec config.md): what to run and how to isolate it. */
 export interface Spec {
   ociVersion: string;
   root?: Root;
@@ -18,17 +19,20 @@ export interface Spec {
   linux?: Linux;
 }
 
+/** `root`: the container's root filesystem, relative to the bundle or absolute, optionally read-only. */
 export interface Root {
   path: string;
   readonly?: boolean;
 }
 
+/** One range of a uid or gid map: `size` ids from `containerID` inside map to `hostID` outside. */
 export interface IdMapping {
   containerID: number;
   hostID: number;
   size: number;
 }
 
+/** One entry of `mounts`: what is mounted where in the container, with which type and options, in config order. */
 export interface Mount {
   destination: string;
   type?: string;
@@ -38,6 +42,7 @@ export interface Mount {
   gidMappings?: IdMapping[];
 }
 
+/** `process` (and `tsrun exec --process`): the program, its environment, user, capabilities, limits and terminal. */
 export interface Process {
   terminal?: boolean;
   consoleSize?: { height: number; width: number };
@@ -57,6 +62,7 @@ export interface Process {
   execCPUAffinity?: { initial?: string; final?: string };
 }
 
+/** `process.user`: the numeric uid, gid, supplementary groups and umask the process runs with. */
 export interface User {
   uid: number;
   gid: number;
@@ -65,6 +71,7 @@ export interface User {
   username?: string;
 }
 
+/** `process.capabilities`: the five capability sets, by `CAP_*` name. */
 export interface Capabilities {
   bounding?: string[];
   effective?: string[];
@@ -73,12 +80,14 @@ export interface Capabilities {
   ambient?: string[];
 }
 
+/** One of `process.rlimits`: a `RLIMIT_*` resource with its soft and hard limits (set before the user namespace). */
 export interface Rlimit {
   type: string;
   soft: number;
   hard: number;
 }
 
+/** `process.scheduler`: the scheduling policy and its parameters (sched_setattr). */
 export interface Scheduler {
   policy: string;
   nice?: number;
@@ -89,6 +98,7 @@ export interface Scheduler {
   period?: number;
 }
 
+/** One hook: a host program (or, for startContainer, one in the container) with its args, env and timeout in seconds. */
 export interface Hook {
   path: string;
   args?: string[];
@@ -96,6 +106,7 @@ export interface Hook {
   timeout?: number;
 }
 
+/** `hooks`: the programs run at each point of the lifecycle, with the container state on their stdin. */
 export interface Hooks {
   prestart?: Hook[];
   createRuntime?: Hook[];
@@ -105,13 +116,16 @@ export interface Hooks {
   poststop?: Hook[];
 }
 
+/** A Linux namespace kind, as `linux.namespaces[].type` names it. */
 export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup' | 'time';
 
+/** One of `linux.namespaces`: a namespace to create, or to join when `path` names one. */
 export interface Namespace {
   type: NamespaceType;
   path?: string;
 }
 
+/** One of `linux.devices`: a device node to create in the container's /dev. */
 export interface Device {
   type: 'c' | 'b' | 'u' | 'p';
   path: string;
@@ -122,6 +136,7 @@ export interface Device {
   gid?: number;
 }
 
+/** One of `linux.resources.devices`: an allow or deny rule of the devices cgroup (or the v2 eBPF program), in order. */
 export interface DeviceCgroupRule {
   allow: boolean;
   type?: 'a' | 'c' | 'b';
@@ -130,6 +145,7 @@ export interface DeviceCgroupRule {
   access?: string;
 }
 
+/** A per-device block I/O weight (`blockIO.weightDevice`), by major:minor. */
 export interface WeightDevice {
   major: number;
   minor: number;
@@ -137,12 +153,14 @@ export interface WeightDevice {
   leafWeight?: number;
 }
 
+/** A per-device block I/O limit in bytes or operations per second (`blockIO.throttle*Device`). */
 export interface ThrottleDevice {
   major: number;
   minor: number;
   rate: number;
 }
 
+/** `linux.resources` (and `tsrun update`): the cgroup limits of the container, for cgroup v1 and v2. */
 export interface Resources {
   devices?: DeviceCgroupRule[];
   memory?: {
@@ -183,6 +201,7 @@ export interface Resources {
   unified?: Record<string, string>;
 }
 
+/** A comparison of one syscall argument in a seccomp rule (`value`, and `valueTwo` for masked equality). */
 export interface SeccompArg {
   index: number;
   value: number;
@@ -190,6 +209,7 @@ export interface SeccompArg {
   op: string;
 }
 
+/** One seccomp rule: the syscalls it names, the action, and optional argument comparisons. */
 export interface SeccompSyscall {
   names: string[];
   action: string;
@@ -197,6 +217,7 @@ export interface SeccompSyscall {
   args?: SeccompArg[];
 }
 
+/** `linux.seccomp`: the default action, architectures, flags and rules, compiled to BPF with libseccomp. */
 export interface Seccomp {
   defaultAction: string;
   defaultErrnoRet?: number;
@@ -207,6 +228,7 @@ export interface Seccomp {
   syscalls?: SeccompSyscall[];
 }
 
+/** `linux`: namespaces, id maps, devices, resources, seccomp, sysctls, masked and read-only paths. */
 export interface Linux {
   namespaces?: Namespace[];
   uidMappings?: IdMapping[];

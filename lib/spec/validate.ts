@@ -8,7 +8,7 @@
  * The spec says unknown or ungrantable capabilities MUST be logged and SHOULD
  * NOT fail: those come back as warnings, never as errors.
  */
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, normalize, resolve } from 'node:path';
 import { SpecError, type SpecIssue } from '../errors.js';
 import type { NamespaceType, Process, Spec } from './types.js';
@@ -30,6 +30,25 @@ export interface ValidateContext {
    * False checks the document alone (e.g. for a config written for another machine).
    */
   host?: boolean;
+  /** Which Linux security modules the host enforces; read from /sys when absent (injectable for tests). */
+  lsm?: HostLsms;
+}
+
+/** The label-based security modules a host has enabled. */
+export interface HostLsms {
+  apparmor: boolean;
+  selinux: boolean;
+}
+
+/** The host's AppArmor and SELinux state, as the kernel shows it in sysfs. */
+export function detectHostLsms(): HostLsms {
+  let apparmor = false;
+  try {
+    apparmor = readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim().startsWith('Y');
+  } catch {
+    /* not built in */
+  }
+  return { apparmor, selinux: existsSync('/sys/fs/selinux/enforce') };
 }
 
 /** A valid config and the warnings found on the way. */
@@ -88,14 +107,16 @@ export function validateProcess(process: unknown, source = 'process.json'): Proc
 /** Like {@link validateConfig}, but returns every error and warning instead of throwing. */
 export function checkConfig(config: unknown, ctx: ValidateContext): SpecReport {
   const c = new Checker(config, ctx.host ?? true);
+  c.lsm = ctx.lsm ?? (c.host ? detectHostLsms() : undefined);
   c.schema(validateConfigSchema, '');
   if (isObject(config)) new ConfigRules(c, config, resolve(ctx.bundle)).run();
   return c.report();
 }
 
 /** Like {@link validateProcess}, but returns every error and warning instead of throwing. */
-export function checkProcess(process: unknown): SpecReport {
+export function checkProcess(process: unknown, lsm: HostLsms = detectHostLsms()): SpecReport {
   const c = new Checker(process, false, true);
+  c.lsm = lsm;
   c.schema(validateProcessSchema, '');
   if (isObject(process)) processRules(c, process, '');
   return c.report();
@@ -252,6 +273,9 @@ class Checker {
   /** Fields whose value already failed the schema: semantic rules stay quiet there. */
   private readonly schemaFailed = new Set<string>();
 
+  /** The host's security modules, for the label fields; undefined when the host is not checked. */
+  lsm: HostLsms | undefined;
+
   constructor(readonly doc: unknown, readonly host: boolean, readonly isProcessDoc = false, readonly docName = isProcessDoc ? 'process.json' : 'config.json') {}
 
   error(field: string, message: string): void {
@@ -402,9 +426,28 @@ const RLIMIT_NAMES = Object.keys(RLIMITS);
 const CAPABILITY_SET = new Set(CAPABILITIES);
 const CAPABILITY_SETS = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
 
+/**
+ * An AppArmor profile or SELinux label: tsrun applies neither yet. Where the
+ * module is enabled, running the container would silently drop the
+ * confinement the config asks for, so it is refused (runc-style "refuse
+ * rather than ignore"); where the module is off, runc skips the field too,
+ * and it is a warning.
+ */
+function lsmLabelRule(c: Checker, field: string, value: unknown, module: 'AppArmor' | 'SELinux', noop?: string): void {
+  if (typeof value !== 'string' || value === '' || value === noop || c.failed(field)) return;
+  const enabled = module === 'AppArmor' ? c.lsm?.apparmor : c.lsm?.selinux;
+  if (enabled) {
+    c.error(field, `${JSON.stringify(value)} asks for ${module} confinement, which tsrun does not apply yet, and ${module} is enabled on this host: the container would run unconfined. Remove the field${noop ? ` (or set "${noop}")` : ''} to run it without ${module}`);
+  } else {
+    c.warn(field, `${module} is not enabled on ${c.lsm ? 'this host' : 'the host'}: ${JSON.stringify(value)} is not applied`);
+  }
+}
+
 /** Checks of a process object, shared by config.json (`process.`) and process.json (``). */
 function processRules(c: Checker, p: Obj, prefix: string): void {
   const f = (k: string): string => (prefix ? `${prefix}.${k}` : k);
+  lsmLabelRule(c, f('apparmorProfile'), p.apparmorProfile, 'AppArmor', 'unconfined');
+  lsmLabelRule(c, f('selinuxLabel'), p.selinuxLabel, 'SELinux');
 
   if (!c.failed(f('args'))) {
     if (p.args === undefined) c.error(f('args'), 'is required: the program to run and its arguments, e.g. ["sh"]');
@@ -482,6 +525,7 @@ class ConfigRules {
     this.namespaces();
     this.mounts();
     if (isObject(this.cfg.process)) processRules(this.c, this.cfg.process, 'process');
+    if (isObject(this.cfg.linux)) lsmLabelRule(this.c, 'linux.mountLabel', this.cfg.linux.mountLabel, 'SELinux');
     this.hooks();
     this.uts();
     this.idMappings();

@@ -5,9 +5,10 @@
  * with the CLI. Real containers, as root.
  */
 import t from 'tap';
-import { readdirSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createContainer, loadContainer, listContainers, SpecError, NotFoundError, ExistsError, ExecNotFoundError, StatusError, InvalidIdError } from '../../lib/index.js';
+import { createContainer, loadContainer, listContainers, SpecError, NotFoundError, ExistsError, ExecNotFoundError, StatusError, InvalidIdError, ChildSetupError, CgroupError } from '../../lib/index.js';
 import { makeBundle, type TestBundle } from '../helpers/bundle.js';
 import { makeStateRoot, type StateRoot } from '../helpers/cli.js';
 import { guardLeaks } from '../helpers/leaks.js';
@@ -203,4 +204,57 @@ t.test('cgroupDriver: systemd is refused where no systemd runs, nothing left; a 
   await c.start();
   tt.same(await c.wait(), { exitCode: 0, signal: null });
   await c.delete();
+});
+
+t.test('stdio: numeric fds and a piped stdin', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/bin/sh', '-c', 'read line; echo "got $line"; cat >&2']);
+  const dir = mkdtempSync(join(tmpdir(), 'tsrun-test-libfd-'));
+  tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const outFd = openSync(join(dir, 'out'), 'w');
+  const errFd = openSync(join(dir, 'err'), 'w');
+  const c = await createContainer({ id: 'lib-fds', bundle: bundle.dir, root: state.root, stdio: ['pipe', outFd, errFd] });
+  closeSync(outFd);
+  closeSync(errFd);
+  tt.ok(c.stdin, 'a writable stdin');
+  tt.equal(c.stdout, null, 'fd 1 is a file: no stream');
+  await c.start();
+  c.stdin!.end('first\nrest of it\n');
+  tt.same(await c.wait(), { exitCode: 0, signal: null });
+  tt.equal(readFileSync(join(dir, 'out'), 'utf8'), 'got first\n', 'fd 1 was the file');
+  tt.equal(readFileSync(join(dir, 'err'), 'utf8'), 'rest of it\n', 'fd 2 was the other file');
+  await c.delete();
+});
+
+t.test('a container made by the CLI: loadContainer and listContainers see it; kill and wait work on it', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/probe', 'sleep', '600']);
+  tt.equal((await state.cli(['run', '-d', '--bundle', bundle.dir, 'cli-made'])).code, 0);
+  tt.same(listContainers({ root: state.root }).map((s) => [s.id, s.status]), [['cli-made', 'running']]);
+  const c = loadContainer('cli-made', { root: state.root });
+  tt.equal(c.state().pid, JSON.parse((await state.cli(['state', 'cli-made'])).stdout).pid, 'the same init');
+  tt.equal(c.terminal, null);
+  await c.kill('SIGKILL');
+  tt.same(await c.wait(), { exitCode: null, signal: null }, 'not our child: wait resolves when it is gone, without a status');
+  tt.equal(c.state().status, 'stopped');
+  await c.delete();
+  tt.equal((await state.cli(['state', 'cli-made'])).code, 1, 'gone for the CLI too');
+});
+
+t.test('typed errors from the kernel side: ChildSetupError names the step, field and errno; CgroupError the field', async (tt) => {
+  const { bundle, state } = await setup(tt, ['/probe', 'sleep', '600']);
+  const cfg = structuredClone(bundle.config);
+  delete cfg.root;
+  cfg.process.cwd = '/probe/inside-a-file';
+  const e = await createContainer({ id: 'lib-cwd', config: cfg, rootfs: bundle.rootfs, root: state.root, stdio: 'ignore' }).catch((x) => x);
+  tt.ok(e instanceof ChildSetupError, `ChildSetupError: ${e}`);
+  tt.equal(e.op, 'CWD');
+  tt.equal(e.field, 'process.cwd');
+  tt.equal(e.errnoName, 'ENOTDIR');
+  const unified = structuredClone(bundle.config);
+  delete unified.root;
+  unified.linux.resources = { ...unified.linux.resources, unified: { 'memory.high': '1000000' } };
+  const ce = await createContainer({ id: 'lib-unified', config: unified, rootfs: bundle.rootfs, root: state.root, stdio: 'ignore' }).catch((x) => x);
+  const cause = ce instanceof CgroupError ? ce : ce?.cause;
+  tt.ok(cause instanceof CgroupError || ce instanceof CgroupError, `a CgroupError (or a CreateError caused by one): ${ce}`);
+  tt.match(String(ce.message), /linux\.resources\.unified|unified/, 'names the field');
+  tt.same(readdirSync(state.root).filter((n) => !n.startsWith('@')), [], 'nothing left');
 });

@@ -83,6 +83,33 @@ t.test('hooks: failures and timeouts', async (t) => {
   t.notOk(existsSync(join(env.root, 'cli-h4')));
 });
 
+t.test('hooks: a failing createContainer hook fails create and leaves nothing; a failing startContainer hook fails start and the container stops', async (t) => {
+  const env = await setup(t);
+  const log = join(env.scratch, 'hooks.log');
+  const h = hookScript(env.scratch, log);
+  env.bundle.config.hooks = { createContainer: [{ path: h, args: ['x', 'fail-cc'] }] };
+  await writeBundleConfig(env.bundle);
+  const c = await env.tsrun(['create', '--bundle', env.bundle.dir, 'cli-h5']);
+  t.equal(c.code, 1, 'create fails');
+  t.match(c.stderr, /msg="error running createContainer hook #0: exit status 3"/, 'runc\'s wording, as for the host hooks');
+  t.equal((await env.tsrun(['state', 'cli-h5'])).code, 1, 'no container');
+  t.match(readFileSync(log, 'utf8'), /fail-cc .*status=creating id=cli-h5/, 'the hook ran, with the state on stdin');
+
+  // startContainer runs inside the container after pivot_root (its path is the container's), once
+  // start has opened the exec fifo: start itself succeeds, as runc's, and the program never runs.
+  env.bundle.config.hooks = { startContainer: [{ path: '/bin/false' }] };
+  env.bundle.config.process.args = ['/bin/sh', '-c', 'echo ran > /ran; sleep 600'];
+  env.bundle.config.root.readonly = false;
+  await writeBundleConfig(env.bundle);
+  const init = await env.launch('cli-h6', { created: true });
+  const st = await env.tsrun(['start', 'cli-h6']);
+  t.equal(st.code, 0, `start returns once the fifo is read, as runc's: ${st.stderr}`);
+  t.ok(await waitGone(init.pid), 'the init exits on the failed hook');
+  t.notOk(existsSync(join(env.bundle.rootfs, 'ran')), 'the user program never ran');
+  t.equal((await env.waitStatus('cli-h6', 'stopped')).status, 'stopped');
+  t.equal((await env.tsrun(['delete', 'cli-h6'])).code, 0);
+});
+
 t.test('LISTEN_FDS/LISTEN_PID pass-through; --preserve-fds; no other fd reaches the container', async (t) => {
   const env = await setup(t, ['/bin/sh', '-c', 'echo LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID; cat <&3; cat <&4; ls /proc/self/fd | sort -n | tr "\\n" " "']);
   const a = join(env.scratch, 'a');

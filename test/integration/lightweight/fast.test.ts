@@ -4,7 +4,8 @@
  * reused (the same cgroup serves several containers) and removed on close.
  */
 import t from 'tap';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { FastRunner } from '../../../lib/index.js';
 import { makeBundle } from '../../helpers/bundle.js';
 import { makeStateRoot } from '../../helpers/cli.js';
@@ -57,4 +58,37 @@ t.test('CLI run --fast: read-only root in place, no network namespace, nothing l
   const withNet = await state.cli(['run', '--fast', '--fast-network', '--bundle', bundle.dir, 'f2']);
   tt.equal(withNet.code, 1, 'with --fast-network the container has its own network namespace');
   tt.same(readdirSync(state.root).filter((n) => !n.startsWith('@')), []);
+});
+
+t.test('FastRunner: one plan compiled for many runs; a pooled cgroup is reset between uses (limits, usage peaks)', async (tt) => {
+  await guardLeaks(tt);
+  const MiB = 1024 * 1024;
+  const bundle = await makeBundle({ args: ['/bin/true'], config: (c) => { c.linux.resources = { ...c.linux.resources, pids: { limit: 100 }, memory: { limit: 256 * MiB } }; } });
+  const state = await makeStateRoot();
+  tt.teardown(async () => {
+    await state.cleanup();
+    await bundle.cleanup();
+  });
+  const runner = await FastRunner.open({ bundle: bundle.dir, root: state.root, poolSize: 1, stdio: 'ignore' });
+  tt.teardown(() => runner.close());
+  for (let i = 0; i < 3; i++) tt.same(await runner.run(), { exitCode: 0, signal: null });
+  tt.equal(runner.compiledPlans, 1, 'three containers, one compiled plan (per-container strings patched in)');
+  tt.same(await runner.run({ args: ['/bin/sh', '-c', 'exit 3'] }), { exitCode: 3, signal: null });
+  tt.equal(runner.compiledPlans, 2, 'other args: one more plan');
+
+  const cg = runner.cgroups[0]!;
+  const file = (controller: string, name: string) => readFileSync(join(cg.paths[controller]!, name), 'utf8').trim();
+  const running = runner.run({ id: 'fast-reset', args: ['/bin/sh', '-c', '/probe alloc 48; sleep 2'] });
+  const end = Date.now() + 10_000;
+  while (!/"status":\s*"running"/.test((await state.cli(['state', 'fast-reset'])).stdout)) {
+    if (Date.now() > end) throw new Error('fast-reset never ran');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const u = await state.cli(['update', '--pids-limit', '7', 'fast-reset']);
+  tt.equal(u.code, 0, u.stderr);
+  tt.equal(file('pids', 'pids.max'), '7', 'the running container was updated');
+  tt.same(await running, { exitCode: 0, signal: null });
+  tt.equal(file('pids', 'pids.max'), '100', 'the next container gets the config\'s limit back');
+  tt.ok(Number(file('memory', 'memory.max_usage_in_bytes')) < 32 * MiB, `the previous container's 48 MiB peak is reset (${file('memory', 'memory.max_usage_in_bytes')} bytes now)`);
+  tt.equal(file('memory', 'memory.failcnt'), '0');
 });

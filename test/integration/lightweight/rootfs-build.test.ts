@@ -46,3 +46,47 @@ t.test('library: buildFromHost with data copies python\'s sys.path', { skip: exi
   const out = await new Promise<string>((res, rej) => execFile('chroot', [join(dir, 'py'), '/usr/bin/python3', '-c', 'import json, ctypes, encodings; print("py ok")'], (e, so) => (e ? rej(e) : res(so))));
   tt.equal(out, 'py ok\n');
 });
+
+t.test('CLI --with-data: python3 with its standard library runs in a container from the slim rootfs', { skip: existsSync('/usr/bin/python3') ? false : 'no /usr/bin/python3' }, async (tt) => {
+  await guardLeaks(tt);
+  const dir = await mkdtemp(join(tmpdir(), 'tsrun-test-slim-cli-'));
+  tt.teardown(() => rm(dir, { recursive: true, force: true }));
+  const bundle = join(dir, 'bundle');
+  // By absolute path: by name, python3 may be a version manager's shell shim (pyenv) on a developer's PATH.
+  const b = await tsrunCli(['rootfs', 'build', '--from-host', '/usr/bin/python3', '--with-data', '--store', join(dir, 'store'), join(bundle, 'rootfs')]);
+  tt.equal(b.code, 0, b.stderr);
+  const without = await tsrunCli(['rootfs', 'build', '--from-host', '/usr/bin/python3', join(dir, 'nodata')]);
+  tt.equal(without.code, 0, without.stderr);
+  const { execFileSync } = await import('node:child_process');
+  const stdlib = execFileSync('/usr/bin/python3', ['-c', 'import json, os; print(os.path.dirname(os.path.dirname(json.__file__)))'], { encoding: 'utf8' }).trim();
+  tt.ok(existsSync(join(bundle, 'rootfs', stdlib, 'json', '__init__.py')), `--with-data: ${stdlib}/json is in the rootfs`);
+  tt.notOk(existsSync(join(dir, 'nodata', stdlib, 'json')), 'without --with-data: no standard library');
+  tt.equal((await tsrunCli(['spec', '--bundle', bundle])).code, 0);
+  const cfgPath = join(bundle, 'config.json');
+  const { readFile, writeFile } = await import('node:fs/promises');
+  const cfg = JSON.parse(await readFile(cfgPath, 'utf8'));
+  cfg.process.terminal = false;
+  cfg.process.args = ['/usr/bin/python3', '-c', 'import json, encodings, os; print(json.dumps({"pid": os.getpid()}))'];
+  await writeFile(cfgPath, JSON.stringify(cfg));
+  const state = join(dir, 'state');
+  const r = await tsrunCli(['--root', state, 'run', '--bundle', bundle, 'slim-py']);
+  tt.equal(r.code, 0, r.stderr);
+  tt.equal(r.stdout, '{"pid": 1}\n', 'python ran as the container init, with json and encodings from the slim rootfs');
+});
+
+t.test('data directories: installed packages (site-packages, dist-packages inside them) are left out', async (tt) => {
+  await guardLeaks(tt);
+  const dir = await mkdtemp(join(tmpdir(), 'tsrun-test-slim-data-'));
+  tt.teardown(() => rm(dir, { recursive: true, force: true }));
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  // The shape of a python built from source (pyenv, /usr/local): site-packages inside the stdlib dir.
+  const lib = join(dir, 'prefix', 'lib', 'python3.99');
+  await mkdir(join(lib, 'site-packages', 'pkg'), { recursive: true });
+  await mkdir(join(lib, 'json'), { recursive: true });
+  await writeFile(join(lib, 'json', '__init__.py'), '');
+  await writeFile(join(lib, 'site-packages', 'pkg', '__init__.py'), '');
+  const dest = join(dir, 'rootfs');
+  await rootfs.buildFromHost({ dest, binaries: ['sh'], dataPaths: [lib] });
+  tt.ok(existsSync(join(dest, lib, 'json', '__init__.py')), 'the standard library file is copied');
+  tt.notOk(existsSync(join(dest, lib, 'site-packages')), 'site-packages is not');
+});

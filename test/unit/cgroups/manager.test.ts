@@ -53,7 +53,14 @@ const FULL_V2: Resources = {
   memory: { limit: 64 << 20, reservation: 32 << 20, swap: 128 << 20, kernel: 1 << 20, swappiness: 10 },
   cpu: { shares: 1024, quota: 50000, period: 100000, burst: 10000, cpus: '0-1', mems: '0', idle: 0 },
   pids: { limit: 0 },
-  blockIO: { weight: 500, throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }], throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 100 }] },
+  blockIO: {
+    weight: 500,
+    weightDevice: [{ major: 8, minor: 16, weight: 200 }],
+    throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }],
+    throttleWriteBpsDevice: [{ major: 8, minor: 0, rate: 2097152 }],
+    throttleReadIOPSDevice: [{ major: 8, minor: 0, rate: 50 }],
+    throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 100 }],
+  },
   hugepageLimits: [{ pageSize: '2MB', limit: 4 << 20 }, { pageSize: '1GB', limit: 0 }],
   rdma: { mlx5_0: { hcaHandles: 2, hcaObjects: 2000 } },
   unified: { 'memory.high': String(48 << 20), 'misc.max': 'res_a 1', 'cgroup.max.descendants': '5' },
@@ -88,8 +95,10 @@ t.test('v2 on a fake cgroupfs: every controller', async (t) => {
   t.equal(f('cpuset.cpus'), '0-1');
   t.equal(f('cpuset.mems'), '0');
   t.equal(f('pids.max'), '0');
-  t.equal(f('io.weight'), '4950', 'no io.bfq.weight file: io.weight, converted');
-  t.equal(f('io.max'), '8:0 rbps=1048576\n8:0 wiops=100');
+  const written = fs.log.join('\n');
+  t.match(written, /io\.weight=4950$/m, 'no io.bfq.weight file: io.weight, converted (the default weight)');
+  t.match(written, /io\.weight=8:16 1920$/m, 'weightDevice: a per-device line in io.weight, converted');
+  t.equal(f('io.max'), '8:0 rbps=1048576\n8:0 wbps=2097152\n8:0 riops=50\n8:0 wiops=100', 'every throttle in io.max');
   t.equal(f('hugetlb.2MB.max'), String(4 << 20));
   t.equal(f('hugetlb.2MB.rsvd.max'), String(4 << 20));
   t.equal(f('hugetlb.1GB.max'), '0');
@@ -303,6 +312,12 @@ t.test('v1 on a fake cgroupfs: every controller', async (t) => {
   t.same(s.pids, { current: 0, limit: 10 });
   t.same(s.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 4096 }, { major: 8, minor: 0, op: 'Write', value: 0 }]);
   t.same(s.hugetlb['2MB'], { usage: 0, max: 0, failcnt: 0 });
+
+  // checkBeforeUpdate on v1 reads memory.usage_in_bytes (777 above).
+  throwsField(t, () => m.apply({ memory: { limit: 500, checkBeforeUpdate: true } }, { update: true }), 'linux.resources.memory.limit', /current usage/);
+  t.equal(p('memory', 'memory.limit_in_bytes'), String(64 << 20), 'refused: unchanged');
+  m.apply({ memory: { limit: 4096, checkBeforeUpdate: true } }, { update: true });
+  t.equal(p('memory', 'memory.limit_in_bytes'), '4096', 'a limit above the usage is written');
 
   for (const h of V1_ALL) writeFileSync(join(root, h, 'tsrun/c1/cgroup.procs'), '');
   await m.destroy();

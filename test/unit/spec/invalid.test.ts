@@ -6,7 +6,7 @@
 import t from 'tap';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateConfig, loadBundleConfig } from '../../../lib/spec/index.js';
+import { validateConfig, loadBundleConfig, checkProcess } from '../../../lib/spec/index.js';
 import type { Spec } from '../../../lib/spec/types.js';
 import { SpecError } from '../../../lib/errors.js';
 import { requiredHint } from '../../../lib/spec/validate.js';
@@ -167,4 +167,31 @@ t.test('a missing required field says what would be valid', async (t) => {
   t.match(msg('root.path'), /is required but missing: .*e\.g\. "rootfs"/);
   t.match(msg('process.cwd'), /is required but missing: .*e\.g\. "\/"/);
   t.match(msg('process.rlimits[0].hard'), /is required but missing: the hard limit/);
+});
+
+t.test('AppArmor and SELinux labels: refused where the module is enabled (tsrun cannot apply them), a warning where it is off', async (t) => {
+  const b = makeBundle(t);
+  const labelled = (): Loose => {
+    const cfg = structuredClone(minimalConfig()) as Loose;
+    (cfg.process as Loose).apparmorProfile = 'docker-default';
+    (cfg.process as Loose).selinuxLabel = 'system_u:system_r:container_t:s0';
+    (cfg.linux as Loose).mountLabel = 'system_u:object_r:container_file_t:s0';
+    return cfg;
+  };
+  const on = issuesOf(() => validateConfig(labelled(), { bundle: b.dir, lsm: { apparmor: true, selinux: true } }));
+  t.same(on.map((i) => i.field).sort(), ['linux.mountLabel', 'process.apparmorProfile', 'process.selinuxLabel'], 'all three refused');
+  t.match(on.find((i) => i.field === 'process.apparmorProfile')?.message, /"docker-default" asks for AppArmor confinement, which tsrun does not apply yet, and AppArmor is enabled on this host: the container would run unconfined\. Remove the field \(or set "unconfined"\)/);
+
+  const unconfined = labelled();
+  (unconfined.process as Loose).apparmorProfile = 'unconfined';
+  delete (unconfined.process as Loose).selinuxLabel;
+  delete (unconfined.linux as Loose).mountLabel;
+  t.same(validateConfig(unconfined, { bundle: b.dir, lsm: { apparmor: true, selinux: true } }).warnings, [], '"unconfined" asks for nothing');
+
+  const off = validateConfig(labelled(), { bundle: b.dir, lsm: { apparmor: false, selinux: false } });
+  t.same(off.warnings.map((w) => w.field).sort(), ['linux.mountLabel', 'process.apparmorProfile', 'process.selinuxLabel'], 'modules off: warnings only');
+  t.match(off.warnings[0]?.message, /is not enabled on this host: .* is not applied/);
+
+  const proc = { cwd: '/', user: { uid: 0, gid: 0 }, args: ['sh'], apparmorProfile: 'p' };
+  t.match(checkProcess(proc, { apparmor: true, selinux: false }).errors.map((e) => e.field), ['apparmorProfile'], 'exec --process: the same rule');
 });
