@@ -5,7 +5,7 @@
  * built by hand in Buffers (union bpf_attr, linux/bpf.h); the kernel accepts
  * a larger attr as long as the tail is zero.
  */
-import koffi from 'koffi';
+import { koffi } from './koffi.js';
 import { closeSync, openSync, constants } from 'node:fs';
 import { SysError, errnoMessage } from '../errors.js';
 import { constants as osConstants } from 'node:os';
@@ -32,7 +32,7 @@ function sys(): SyscallFn {
   if (syscallFn) return syscallFn;
   const nr = SYS_BPF[process.arch];
   if (nr === undefined) throw new SysError('bpf', 38, 'ENOSYS');
-  const libc = koffi.load('libc.so.6');
+  const libc = koffi().load('libc.so.6');
   // syscall(2) is variadic in C; glibc's is plain assembly that reads integer
   // registers, so a fixed prototype with integer arguments is call-compatible.
   const fn = libc.func('long syscall(long nr, int cmd, _Inout_ uint8_t *attr, unsigned int size)') as unknown as SyscallFn;
@@ -47,7 +47,7 @@ const ERRNO_NAMES: Record<number, string> = Object.fromEntries(
 function bpf(cmd: number, attr: Buffer, what: string, path?: string): number {
   const r = Number(sys()(SYS_BPF[process.arch]!, cmd, attr, attr.length));
   if (r < 0) {
-    const errno = koffi.errno();
+    const errno = koffi().errno();
     throw new SysError(`bpf(${what})`, errno, ERRNO_NAMES[errno] ?? `errno ${errno}`, path);
   }
   return r;
@@ -68,11 +68,11 @@ export function loadCgroupDeviceProgram(insns: Buffer, name = 'tsrun_dev', licen
   const attr = Buffer.alloc(ATTR_SIZE);
   attr.writeUInt32LE(BPF_PROG_TYPE_CGROUP_DEVICE, 0);
   attr.writeUInt32LE(insns.length / 8, 4);
-  attr.writeBigUInt64LE(BigInt(koffi.address(insns)), 8);
-  attr.writeBigUInt64LE(BigInt(koffi.address(lic)), 16);
+  attr.writeBigUInt64LE(BigInt(koffi().address(insns)), 8);
+  attr.writeBigUInt64LE(BigInt(koffi().address(lic)), 16);
   attr.writeUInt32LE(1, 24); // log_level
   attr.writeUInt32LE(log.length, 28);
-  attr.writeBigUInt64LE(BigInt(koffi.address(log)), 32);
+  attr.writeBigUInt64LE(BigInt(koffi().address(log)), 32);
   attr.write(name.slice(0, 15), 48, 'latin1'); // prog_name[16]
   attr.writeUInt32LE(BPF_CGROUP_DEVICE, 68); // expected_attach_type
   try {
@@ -92,7 +92,7 @@ export function programId(progFd: number): number {
   const attr = Buffer.alloc(ATTR_SIZE);
   attr.writeUInt32LE(progFd, 0);
   attr.writeUInt32LE(info.length, 4);
-  attr.writeBigUInt64LE(BigInt(koffi.address(info)), 8);
+  attr.writeBigUInt64LE(BigInt(koffi().address(info)), 8);
   bpf(BPF_OBJ_GET_INFO_BY_FD, attr, 'BPF_OBJ_GET_INFO_BY_FD');
   return info.readUInt32LE(4); // bpf_prog_info.id
 }
@@ -143,7 +143,7 @@ export function queryCgroupDevicePrograms(cgroupDir: string): number[] {
     const attr = Buffer.alloc(ATTR_SIZE);
     attr.writeUInt32LE(fd, 0);
     attr.writeUInt32LE(BPF_CGROUP_DEVICE, 4);
-    attr.writeBigUInt64LE(BigInt(koffi.address(ids)), 16);
+    attr.writeBigUInt64LE(BigInt(koffi().address(ids)), 16);
     attr.writeUInt32LE(64, 24);
     bpf(BPF_PROG_QUERY, attr, 'BPF_PROG_QUERY', cgroupDir);
     const n = attr.readUInt32LE(24);

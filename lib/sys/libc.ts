@@ -23,7 +23,7 @@
  * pidfd. Every failure throws {@link SysError} with the errno and its name.
  * @module
  */
-import koffi from 'koffi';
+import { koffi } from './koffi.js';
 import { constants as osConstants } from 'node:os';
 import { SysError } from '../errors.js';
 
@@ -109,7 +109,7 @@ let libc: Libc | undefined;
 
 function lib(): Libc {
   if (libc) return libc;
-  const l = koffi.load('libc.so.6');
+  const l = koffi().load('libc.so.6');
   const f = (proto: string) => l.func(proto) as unknown as Fn;
   libc = {
     unshare: f('int unshare(int flags)'),
@@ -140,7 +140,7 @@ function nr(name: 'pivot_root' | 'pidfd_open' | 'pidfd_send_signal'): number {
 function check(r: unknown, syscall: string, path?: string): number {
   const n = Number(r);
   if (n < 0) {
-    const errno = koffi.errno();
+    const errno = koffi().errno();
     throw new SysError(syscall, errno, errnoName(errno), path);
   }
   return n;

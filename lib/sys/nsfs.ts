@@ -11,7 +11,8 @@
  * the calling process, so this is safe from Node's multithreaded process.
  */
 import { closeSync, fstatSync, openSync, constants as fsConstants } from 'node:fs';
-import koffi from 'koffi';
+import type * as Koffi from 'koffi';
+import { koffi } from './koffi.js';
 import { NAMESPACES } from '../spec/tables.js';
 import type { NamespaceType } from '../spec/types.js';
 
@@ -35,11 +36,11 @@ export type NamespaceFileInfo =
 /** glibc, then musl (Alpine) names of the C library. */
 const LIBC_NAMES = ['libc.so.6', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1', 'libc.so'];
 
-function loadLibc(): ReturnType<typeof koffi.load> {
+function loadLibc(): ReturnType<typeof Koffi.load> {
   let first: unknown;
   for (const name of LIBC_NAMES) {
     try {
-      return koffi.load(name);
+      return koffi().load(name);
     } catch (e) {
       first ??= e;
     }
@@ -72,7 +73,7 @@ export function namespaceTypeOfFlag(flag: number): NamespaceType | undefined {
 export function namespaceFlagOfFd(fd: number): number | undefined {
   const r = ioctl()(fd, NS_GET_NSTYPE);
   if (r >= 0) return r;
-  const errno = koffi.errno();
+  const errno = koffi().errno();
   if (errno === ENOTTY || errno === 22 /* EINVAL */) return undefined;
   throw Object.assign(new Error(`ioctl NS_GET_NSTYPE: errno ${errno}`), { errno });
 }
