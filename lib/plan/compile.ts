@@ -559,7 +559,9 @@ export function compileExecPlan(proc: Process, target: ExecTarget, ctx: PlanCont
     steps.push(step('JOIN_NS', { nstype: NAMESPACES[type].flag, path: join(nsDir, NAMESPACES[type].procName) }, `linux.namespaces (${type})`, `joins the container's ${type} namespace`));
   }
   steps.push(step('CLONE', { flags: 0, detached: ctx.detached ? 1 : 0 }, '(exec)', 'forks the process inside the joined namespaces (a pid namespace applies to children only)'));
-  if (proc.terminal) steps.push(step('SETSID', {}, 'process.terminal', 'starts a new session for the terminal'));
+  // Always (runc's nsexec does too): in the caller's session, a process whose stdin is the caller's
+  // terminal could push input into the host shell with TIOCSTI (H.3); a terminal needs one anyway.
+  steps.push(step('SETSID', {}, proc.terminal ? 'process.terminal' : '(runtime)', 'starts a new session, so the caller\'s terminal is not its controlling terminal (no TIOCSTI into the host shell) and a pty can become one'));
   steps.push(...sessionKeyringStep(ctx));
   if (allocatesPty(proc, ctx)) {
     steps.push(step('CONSOLE', { socket: '', rows: proc.consoleSize?.height ?? 0, cols: proc.consoleSize?.width ?? 0 }, 'process.terminal', `allocates a pty in the container's devpts, sends its master to ${ctx.consoleSocket ? 'the console socket' : 'the helper'} and makes the peer the stdio (the container's /dev/console is left alone)`));

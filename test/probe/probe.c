@@ -44,6 +44,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 
 extern char **environ;
@@ -582,10 +583,21 @@ static int do_keyring(void) {
   return 0;
 }
 
+/* TIOCSTI: push one byte into fd 0's input queue (a terminal injection), and say whether the kernel let it. */
+static int do_tiocsti(void) {
+  char c = '#';
+  if (ioctl(0, TIOCSTI, &c) < 0) {
+    printf("tiocsti %s\n", errno == EPERM ? "EPERM" : errno == EIO ? "EIO" : errno == ENOTTY ? "ENOTTY" : strerror(errno));
+    return 0;
+  }
+  printf("tiocsti ok\n");
+  return 0;
+}
+
 static int usage(void) {
   fprintf(stderr,
           "usage: probe info | cat FILE | write FILE TEXT | open FILE r|w|rw | sleep SECONDS | exit CODE |\n"
-          "             ls DIR | alloc MB | fork N | stat PATH | signals | keyring\n");
+          "             ls DIR | alloc MB | fork N | stat PATH | signals | keyring | tiocsti\n");
   return 2;
 }
 
@@ -604,5 +616,6 @@ int main(int argc, char **argv) {
   if (strcmp(verb, "stat") == 0 && argc == 3) return do_stat(argv[2]);
   if (strcmp(verb, "signals") == 0) return do_signals();
   if (strcmp(verb, "keyring") == 0) return do_keyring();
+  if (strcmp(verb, "tiocsti") == 0) return do_tiocsti();
   return usage();
 }

@@ -53,6 +53,7 @@ t.test('CVE-2019-5736 / CVE-2016-9962: the helper cannot be written or inspected
   t.notMatch(text, /^(FD|CWD|EXE) /m, 'no helper fd, cwd or exe was readable (non-dumpable)');
   t.comment(`attacker: ${summary?.[0]}`);
   t.ok(Number(summary?.[1]) > 0, 'the attacker saw the exec\'d processes');
+  t.ok(Number(summary?.[2]) > 0, `it caught joining helpers in the act (${summary?.[2]} times), and could do nothing to them`);
   t.equal(sha256(helperBin), before, 'the on-disk helper is unchanged');
 });
 
@@ -64,11 +65,27 @@ t.test('CVE-2019-5736: "#!/proc/self/exe" run by exec gets the sealed memfd copy
   // The shebang trick: exec of /evil runs "/proc/self/exe" (the process doing the execve) as its interpreter.
   writeFileSync(join(bundle.rootfs, 'evil'), '#!/proc/self/exe\n');
   chmodSync(join(bundle.rootfs, 'evil'), 0o755);
-  const c = await state.cli(['run', '-d', '--bundle', bundle.dir, 'exe2']);
-  t.equal(c.code, 0, c.stderr);
-  for (let i = 0; i < 15; i++) await state.cli(['exec', 'exe2', '/evil']);
+  // The attacker (the init) reports on its stdout, a file here, once its time is up.
+  const outDir = mkdtempSync(join(tmpdir(), 'tsrun-test-out-'));
+  t.teardown(() => rmSync(outDir, { recursive: true, force: true }));
+  const out = openSync(join(outDir, 'out'), 'w');
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(tsrunBin, ['--root', state.root, 'run', '-d', '--bundle', bundle.dir, 'exe2'], { stdio: ['ignore', out, out] });
+    child.on('exit', (c) => resolve(c ?? 255));
+  });
+  closeSync(out);
+  t.equal(code, 0, 'run -d');
+  let evil = 0;
+  for (let i = 0; i < 15; i++) if ((await state.cli(['exec', 'exe2', '/evil'])).code !== 255) evil++;
   const pid = JSON.parse((await state.cli(['state', 'exe2'])).stdout).pid;
-  for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 400 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 25));
+  const text = readFileSync(join(outDir, 'out'), 'utf8');
+  const summary = /scanned (\d+) helpers (\d+) exe-writes (\d+) helper-access (\d+)/.exec(text);
+  t.ok(summary, `the attacker reported: ${text}`);
+  t.comment(`${evil} execs of /evil; attacker: ${summary?.[0]}`);
+  t.equal(summary?.[3], '0', 'no /proc/<pid>/exe opened for writing while /evil ran');
+  t.equal(summary?.[4], '0', 'no helper fd, cwd or exe readable');
+  t.notMatch(text, /WRITE-OPEN|PTRACE-ATTACH/);
   t.equal(sha256(helperBin), before, 'the on-disk helper is unchanged');
 });
 

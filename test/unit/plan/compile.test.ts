@@ -183,7 +183,7 @@ t.test('exec plan into a paused container: a JOIN_CGROUP sync point in place of 
   for (const op of ['CAP_BOUNDING', 'USER', 'CAPS', 'EXEC']) tt.ok(idx(plan, op) > sync, `${op} after the sync point`);
 });
 
-t.test('session keyring: joined right after SETSID (create) or the fork (exec); none with --no-new-keyring', async (tt) => {
+t.test('session keyring: joined right after SETSID (create and exec); none with --no-new-keyring', async (tt) => {
   const plan = compilePlan(baseSpec(), ctx({ sessionKeyring: '_ses.c1' }));
   const k = idx(plan, 'SESSION_KEYRING');
   tt.equal(k, idx(plan, 'SETSID') + 1, 'right after SETSID');
@@ -191,7 +191,8 @@ t.test('session keyring: joined right after SETSID (create) or the fork (exec); 
   tt.same(plan.steps[k]!.args, { name: '_ses.c1' });
   tt.equal(idx(compilePlan(baseSpec(), ctx()), 'SESSION_KEYRING'), -1, 'none without a name');
   const exec = compileExecPlan(baseSpec().process!, { initPid: 1, namespaces: ['mount'] }, { bundle: '/b', detached: true, sessionKeyring: '_ses.c1' });
-  tt.equal(idx(exec, 'SESSION_KEYRING'), idx(exec, 'CLONE') + 1, 'exec: in the forked process');
+  tt.equal(idx(exec, 'SETSID'), idx(exec, 'CLONE') + 1, 'exec: a session of its own first (H.3, even without a terminal)');
+  tt.equal(idx(exec, 'SESSION_KEYRING'), idx(exec, 'SETSID') + 1, 'then the keyring');
 });
 
 t.test('terminal: a console socket, a proxied pty when attached, nothing when detached without one', async (tt) => {
