@@ -11,7 +11,7 @@
 // asserts nothing. Results: bench/results/lightweight.json, lightweight.md
 // and storm.svg (latency against container number).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,11 +90,16 @@ const runtimeCmd = {
 };
 let seq = 0;
 const uid = (p) => `${p}-${process.pid}-${seq++}`;
+// stderr goes to a file, not a pipe: a detached container inherits the runtime's stderr (crun's
+// `run -d` passes it on), and spawnSync would wait for that pipe to close, i.e. for the container.
+const errFile = join(work, 'spawn.err');
 function timeSpawn(argv) {
+  const errFd = openSync(errFile, 'w');
   const t0 = performance.now();
-  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', errFd], timeout: 60_000 });
   const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  closeSync(errFd);
+  if (r.status !== 0 || r.error) throw new Error(`${argv.join(' ')}: ${r.error ? r.error.message : `exit ${r.status}`}: ${readFileSync(errFile, 'utf8').trim()}`);
   return ms;
 }
 const median = (a) => {

@@ -209,13 +209,23 @@ export class FsCgroupManager implements CgroupManager {
     this.fresh = made.length > 0;
   }
 
-  /** v1 cpuset children start with empty cpus/mems and refuse tasks until set: copy the parent's. */
-  private inheritCpuset(dir: string): void {
+  /**
+   * v1 cpuset children start with empty cpus/mems and refuse tasks (ENOSPC)
+   * until set: copy the parent's. The parent may be the shared default one
+   * that a concurrent create has just made and not filled yet: fill it first,
+   * from its own parent, up to the hierarchy root.
+   */
+  private inheritCpuset(dir: string, root = this.hierarchyRootOf(dir)): void {
     if (this.paths['cpuset'] === undefined || !(dir === this.paths['cpuset'] || this.paths['cpuset'].startsWith(dir + '/'))) return;
+    if (dir === root || dir.length <= root.length) return;
     for (const f of ['cpuset.cpus', 'cpuset.mems']) {
       const mine = this.readOr(join(dir, f)).trim();
       if (mine !== '') continue;
-      const parent = this.readOr(join(dirname(dir), f)).trim();
+      let parent = this.readOr(join(dirname(dir), f)).trim();
+      if (parent === '') {
+        this.inheritCpuset(dirname(dir), root);
+        parent = this.readOr(join(dirname(dir), f)).trim();
+      }
       if (parent === '') continue;
       try {
         this.fs.write(join(dir, f), parent);

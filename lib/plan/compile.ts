@@ -23,7 +23,7 @@
  *   needs CAP_SYS_ADMIN).
  */
 import { statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, normalize, resolve } from 'node:path';
 import type { Mount, Spec, Process, NamespaceType } from '../spec/types.js';
 import {
   MOUNT_OPTIONS, MS, NAMESPACES, NAMESPACE_JOIN_ORDER, RLIMITS, DEFAULT_DEVICES, DEV_SYMLINKS,
@@ -414,6 +414,19 @@ function consoleSocketStep(proc: Process | undefined, ctx: PlanContext): PlanSte
   return [step('CONSOLE_PROXY', { resizeFd: ctx.resizeFd ?? 0 }, 'process.terminal', 'makes a socketpair for the pty master: the helper stays the parent, copies its stdin to the pty and the pty to its stdout (its terminal in raw mode), and passes window sizes on')];
 }
 
+/** The entries of a path list with their index, without repeats (the first one stays). */
+function firstOccurrences(paths: readonly string[] | undefined): [number, string][] {
+  const seen = new Set<string>();
+  const out: [number, string][] = [];
+  for (const [i, p] of (paths ?? []).entries()) {
+    const key = normalize(p);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push([i, p]);
+  }
+  return out;
+}
+
 function sessionKeyringStep(ctx: PlanContext): PlanStep[] {
   if (!ctx.sessionKeyring) return [];
   return [step('SESSION_KEYRING', { name: ctx.sessionKeyring }, '--no-new-keyring (not given)', 'joins a session keyring of the container\'s own, so no key of the caller\'s session is reachable from inside, and makes it searchable after the user switch')];
@@ -505,10 +518,12 @@ export function compilePlan(spec: Spec, ctx: PlanContext): Plan {
     steps.push(step('SYNC', { point: SYNC_POINTS.CREATE_RUNTIME }, 'hooks', 'pauses while tsrun runs the prestart and createRuntime hooks in the host'));
   }
   steps.push(...createHooks);
-  for (const [i, p] of (spec.linux?.maskedPaths ?? []).entries()) {
+  // A path listed twice is masked (or made read-only) once, as runc does: a second mount on top
+  // would be a second layer to unmount, and nothing more.
+  for (const [i, p] of firstOccurrences(spec.linux?.maskedPaths)) {
     steps.push(step('MASK_PATH', { path: p }, `linux.maskedPaths[${i}]`, `hides ${p} from the container`));
   }
-  for (const [i, p] of (spec.linux?.readonlyPaths ?? []).entries()) {
+  for (const [i, p] of firstOccurrences(spec.linux?.readonlyPaths)) {
     steps.push(step('READONLY_PATH', { path: p }, `linux.readonlyPaths[${i}]`, `makes ${p} read-only inside the container`));
   }
   if (ctx.noPivot) {

@@ -514,7 +514,17 @@ async function openExecFifo(path: string, saved: SavedState): Promise<void> {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
       }
       if (n === 1) break;
-      if (!isProcessAlive(saved.initPid, saved.initStartTime)) throw new StatusError('container process is already dead', 'start', 'stopped');
+      if (!isProcessAlive(saved.initPid, saved.initStartTime)) {
+        // Between the read above and this check the init may have written its byte, exec'd and
+        // exited (a fast program under load): the byte waiting in the fifo means it did start.
+        try {
+          n = readSync(fd, buf, 0, 1, null);
+        } catch {
+          n = 0;
+        }
+        if (n === 1) break;
+        throw new StatusError('container process is already dead', 'start', 'stopped');
+      }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay + 1, 10);
     }

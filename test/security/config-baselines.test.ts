@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tsrunCli } from '../helpers/cli.js';
@@ -73,6 +73,29 @@ t.test('CVE-2022-29162: tsrun spec has no inheritable or ambient capabilities, a
     t.equal(BigInt('0x' + caps.CapInh), 0n, `CapInh 0 ${extra.join(' ')}`);
     t.equal(BigInt('0x' + caps.CapAmb), 0n, `CapAmb 0 ${extra.join(' ')}`);
   }
+});
+
+t.test('CVE-2022-29162 (B.7.2, B.7.3): exec --cap on an empty set gives exactly those caps, never inheritable or ambient; an +ei file capability run as uid 1000 gains nothing', async (t) => {
+  const { bundle, state } = await setup(t, ['/probe', 'sleep', '30'], (c) => {
+    c.process.capabilities = {};
+  });
+  // A copy of the probe with inheritable+effective file capabilities, as a hostile image could ship.
+  copyFileSync(join(bundle.rootfs, 'probe'), join(bundle.rootfs, 'probe-ei'));
+  execFileSync('setcap', ['cap_net_raw+ei', join(bundle.rootfs, 'probe-ei')]);
+  const c = await state.cli(['run', '-d', '--bundle', bundle.dir, 'caps2']);
+  t.equal(c.code, 0, c.stderr);
+  const r = await state.cli(['exec', '--cap', 'CAP_KILL', '--cap', 'CAP_AUDIT_WRITE', 'caps2', '/probe', 'info']);
+  t.equal(r.code, 0, r.stderr);
+  const caps = JSON.parse(r.stdout).capabilities;
+  const want = (1n << 5n) | (1n << 29n); // CAP_KILL | CAP_AUDIT_WRITE = 0x20000020
+  for (const set of ['CapPrm', 'CapEff', 'CapBnd']) t.equal(BigInt('0x' + caps[set]), want, `${set} = 0x20000020`);
+  t.equal(BigInt('0x' + caps.CapInh), 0n, 'CapInh 0');
+  t.equal(BigInt('0x' + caps.CapAmb), 0n, 'CapAmb 0');
+  const ei = await state.cli(['exec', '--user', '1000:1000', '--cap', 'CAP_NET_RAW', 'caps2', '/probe-ei', 'info']);
+  t.equal(ei.code, 0, ei.stderr);
+  const eiCaps = JSON.parse(ei.stdout).capabilities;
+  t.equal(BigInt('0x' + eiCaps.CapEff), 0n, 'the +ei file capability gives uid 1000 no effective capability (its inheritable set is empty)');
+  t.equal(BigInt('0x' + eiCaps.CapPrm), 0n, 'nor a permitted one');
 });
 
 t.test('CVE-2016-3697: numeric users are never resolved through the container\'s /etc/passwd', async (t) => {

@@ -198,6 +198,28 @@ t.test('spec --rootless and run: uid 0 inside, own hostname, mounts, pid, uts an
   assertClean(t, 'after run');
 });
 
+t.test('CVE-2023-25809 (B.8): rootless without a cgroup namespace, every cgroup mount is read-only and mkdir in it fails with EROFS', async (t) => {
+  await guardLeaks(t);
+  const b = await rootlessBundle(t, (c) => {
+    c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== 'cgroup');
+    // Every hierarchy the host has, by name: the top /sys/fs/cgroup mount may hide them from a glob.
+    const dirs = ['', ...readdirSync('/sys/fs/cgroup')].map((d) => `/sys/fs/cgroup/${d}${d ? '/' : ''}x`);
+    c.process.args = ['/bin/sh', '-c', `grep " /sys/fs/cgroup" /proc/mounts; echo ---; for d in ${dirs.join(' ')}; do mkdir "$d" 2>&1 && echo "made $d"; done; true`];
+  });
+  const r = await asUser(['run', 'rl-cg'], b.dir);
+  t.equal(r.code, 0, `run exits 0: ${r.stderr}`);
+  const [mounts, mkdirs] = r.stdout.split('---\n');
+  const lines = mounts!.trim().split('\n').filter(Boolean);
+  t.ok(lines.length >= 1, `cgroup mounts inside: ${lines.length}`);
+  t.same(lines.filter((l) => !l.split(' ')[3]!.split(',').includes('ro')), [], 'every one is mounted ro');
+  const errors = mkdirs!.trim().split('\n').filter(Boolean);
+  t.ok(errors.length >= 1, 'mkdir was tried');
+  t.same(errors.filter((l) => l.startsWith('made ')), [], 'no mkdir succeeded');
+  t.match(errors[0], /Read-only file system/, '/sys/fs/cgroup itself: EROFS');
+  t.same(errors.filter((l) => !/Read-only file system|No such file or directory/.test(l)), [], `each hierarchy: EROFS, or hidden under the read-only cgroup mount (ENOENT): ${JSON.stringify(errors.slice(1, 3))}`);
+  assertClean(t, 'after run');
+});
+
 t.test('several id ranges go through newuidmap/newgidmap; setgroups stays allowed', async (t) => {
   await guardLeaks(t);
   const b = await rootlessBundle(t, (c) => {

@@ -5,7 +5,7 @@
  * and load, destroy.
  */
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CgroupError } from '../../../lib/errors.js';
@@ -322,6 +322,20 @@ t.test('v1 on a fake cgroupfs: every controller', async (t) => {
   for (const h of V1_ALL) writeFileSync(join(root, h, 'tsrun/c1/cgroup.procs'), '');
   await m.destroy();
   for (const h of V1_ALL) t.notOk(existsSync(join(root, h, 'tsrun/c1')), `${h} removed`);
+});
+
+t.test('v1 cpuset: a shared parent another create made but has not filled yet is filled first (no ENOSPC on join)', async (t) => {
+  const { root, fs, layout } = v1Setup(t, ['cpuset', 'memory']);
+  // The state a concurrent create leaves for an instant: tsrun/ made, its cpus and mems still empty.
+  mkdirSync(join(root, 'cpuset/tsrun'));
+  writeFileSync(join(root, 'cpuset/tsrun/cpuset.cpus'), '');
+  writeFileSync(join(root, 'cpuset/tsrun/cpuset.mems'), '');
+  const m = createCgroupManager({ id: 'c2', layout, fs });
+  m.create();
+  t.equal(read(join(root, 'cpuset/tsrun/cpuset.cpus')), '0-3', 'the parent got the root\'s cpus');
+  t.equal(read(join(root, 'cpuset/tsrun/cpuset.mems')), '0');
+  t.equal(read(join(root, 'cpuset/tsrun/c2/cpuset.cpus')), '0-3', 'and the container\'s cgroup from it');
+  t.equal(read(join(root, 'cpuset/tsrun/c2/cpuset.mems')), '0');
 });
 
 t.test('v1: a controller that is not mounted is an error naming the field', async (t) => {

@@ -66,7 +66,7 @@ t.test('the rootless default spec', async (t) => {
   t.same(s.linux!.gidMappings, [{ containerID: 0, hostID: 1001, size: 1 }]);
   t.notOk(s.linux!.resources, 'no cgroup resources');
   const sys = s.mounts!.find((m) => m.destination === '/sys')!;
-  t.same(sys.options, ['rbind', 'nosuid', 'noexec', 'nodev', 'ro']);
+  t.same(sys.options, ['rbind', 'nosuid', 'noexec', 'nodev', 'ro', 'rro'], 'rro: the host\'s cgroup mounts under /sys are read-only too (CVE-2023-25809)');
   t.equal(sys.source, '/sys');
   t.notOk(s.mounts!.find((m) => m.destination === '/dev/pts')!.options!.includes('gid=5'));
   // Without uid/gid the current user is mapped.
