@@ -77,8 +77,8 @@ const writeBundle = (dir, argv) => writeFileSync(join(dir, 'config.json'), JSON.
 writeBundle(bundle, ['/bin/true']);
 const sleepBundle = join(work, 'sleep-bundle');
 mkdirSync(sleepBundle);
-symlinkSync(rootfs, join(sleepBundle, 'rootfs'));
-writeBundle(sleepBundle, ['/bin/sleep', '100000']);
+// The same rootfs by absolute path: runc refuses a root.path that is a symlink.
+writeFileSync(join(sleepBundle, 'config.json'), JSON.stringify(makeConfig(['/bin/sleep', '100000'], rootfs), null, 2));
 
 const roots = {};
 const rootOf = (n) => (roots[n] ??= mkdtempSync(join(work, `root-${n}-`)));
@@ -109,6 +109,14 @@ const median = (a) => {
 const r2 = (x) => Math.round(x * 100) / 100;
 const results = { date: new Date().toISOString(), quick, host: { kernel: release(), cpu: cpus()[0]?.model, cpus: cpus().length, memGiB: r2(totalmem() / 2 ** 30), node: process.version, runc: runcBin && execFileSync(runcBin, ['--version']).toString().split('\n')[0], crun: crunBin && execFileSync(crunBin, ['--version']).toString().split('\n')[0] }, sections: {} };
 const md = [];
+// Written after every section, so a failure later (or a Ctrl-C) keeps what was measured.
+function flush() {
+  mkdirSync(join(top, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(top, 'bench', 'results', 'lightweight.json'), JSON.stringify(results, null, 2) + '\n');
+  const h = results.host;
+  const head = [`Machine: ${h.cpus} x ${h.cpu}, ${h.memGiB} GiB, kernel ${h.kernel}, Node ${h.node}, ${h.runc}, ${h.crun}; ${results.date}${quick ? ' (--quick)' : ''}.`, ''];
+  writeFileSync(join(top, 'bench', 'results', 'lightweight.md'), [...head, ...md].join('\n') + '\n');
+}
 const log = (s) => console.log(s);
 
 async function libRun(id, b = bundle, extra = {}) {
@@ -148,6 +156,7 @@ if (only.includes('a') || only.includes('f')) {
   results.sections.a = table;
   md.push('### (a) and (f): run `/bin/true` to completion', '', `${N_A} rounds, interleaved; median wall time of create+start+wait+delete (library) or of the whole command (others).`, '', '| row | median ms | x unshare floor | crun / row |', '|---|---:|---:|---:|', ...table.map((t) => `| ${t.row} | ${t.medianMs} | ${t.xFloor} | ${t.crunOverThis} |`), '');
   console.table(table);
+  flush();
 }
 
 // ---- (b) CLI cold ----
@@ -176,6 +185,7 @@ if (only.includes('b')) {
   results.sections.b = table;
   md.push('### (b) CLI cold', '', '| row | median ms | minus `node -e 0` (ms) |', '|---|---:|---:|', ...table.map((t) => `| ${t.row} | ${t.medianMs} | ${t.overNodeMs}${t.error ? ` (error: ${t.error})` : ''} |`), '');
   console.table(table);
+  flush();
 }
 
 // ---- (c) start storm ----
@@ -234,7 +244,7 @@ if (only.includes('c')) {
         l.push(timeSpawn(runtimeCmd[name]('run', '-d', '--bundle', sleepBundle, id)));
         ids.push(id);
       } catch (e) {
-        storm[name + ' error'] = String(e.message).slice(0, 200);
+        storm[name + ' error'] = String(e.message).slice(0, 800);
         break;
       }
     }
@@ -249,6 +259,7 @@ if (only.includes('c')) {
   svgPlot(series, join(top, 'bench', 'results', 'storm.svg'));
   md.push(`### (c) start storm: ${STORM} containers one after another, all left running`, '', `Median latency of the first and last ${k} starts (tsrun: createContainer + start; runc/crun: \`run -d\`). Plot: [storm.svg](results/storm.svg).`, '', '| runtime | running at once | first median ms | last median ms | last / first |', '|---|---:|---:|---:|---:|', ...table.map((t) => `| ${t.runtime} | ${t.running} | ${t.firstMedianMs} | ${t.lastMedianMs} | ${t.lastOverFirst} |`), '');
   console.table(table);
+  flush();
 }
 
 // ---- (d) concurrency ----
@@ -277,19 +288,25 @@ if (only.includes('d')) {
   const table = [];
   for (const [k, f] of Object.entries(rows)) {
     const reps = [];
-    for (let i = 0; i < (quick ? 1 : 3); i++) {
+    let error;
+    for (let i = 0; i < (quick ? 1 : 3) && !error; i++) {
       const t0 = performance.now();
-      const inner = await f();
-      reps.push(typeof inner === 'number' ? inner : performance.now() - t0);
+      try {
+        const inner = await f();
+        reps.push(typeof inner === 'number' ? inner : performance.now() - t0);
+      } catch (e) {
+        error = String(e.message).slice(0, 300);
+      }
     }
     const ms = median(reps);
-    table.push({ row: k, wallMs: r2(ms), perSecond: r2((CONC * 1000) / ms) });
+    table.push({ row: k, wallMs: r2(ms), perSecond: r2((CONC * 1000) / ms), ...(error ? { error } : {}) });
   }
-  const runc = table.find((t) => t.row === 'runc').perSecond;
-  for (const t of table) t.xRunc = r2(t.perSecond / runc);
+  const runc = table.find((t) => t.row === 'runc')?.perSecond;
+  for (const t of table) t.xRunc = runc ? r2(t.perSecond / runc) : NaN;
   results.sections.d = table;
-  md.push(`### (d) ${CONC} concurrent containers (create + start + wait + delete of \`/bin/true\`)`, '', '| row | wall ms (median of 3) | containers/s | x runc |', '|---|---:|---:|---:|', ...table.map((t) => `| ${t.row} | ${t.wallMs} | ${t.perSecond} | ${t.xRunc} |`), '');
+  md.push(`### (d) ${CONC} concurrent containers (create + start + wait + delete of \`/bin/true\`)`, '', '| row | wall ms (median of 3) | containers/s | x runc |', '|---|---:|---:|---:|', ...table.map((t) => `| ${t.row} | ${t.wallMs} | ${t.perSecond} | ${t.xRunc} |${t.error ? ` error: ${t.error}` : ''}`), '');
   console.table(table);
+  flush();
 }
 
 // ---- (e) memory ----
@@ -344,6 +361,7 @@ if (only.includes('e') && python) {
   results.sections.e = table;
   md.push(`### (e) memory: ${MEM_N} idle \`python3\` (total PSS of the python processes, /proc/<pid>/smaps_rollup)`, '', '| row | total PSS MiB | x bare |', '|---|---:|---:|', ...table.map((t) => `| ${t.row} | ${t.totalPssMiB} | ${t.xBare} |`), '');
   console.table(table);
+  flush();
 }
 
 // ---- cleanup and report ----

@@ -7,7 +7,7 @@
  * fifo present = created; alive without the fifo = running; its cgroup frozen
  * = paused; anything else = stopped.
  */
-import { closeSync, constants, existsSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readlinkSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { StdioOptions } from 'node:child_process';
 import type { ContainerStatus, Process, Resources, Spec, State } from '../spec/types.js';
@@ -17,7 +17,7 @@ import { compilePlan, compileExecPlan, rootfsPath, type CgroupMountLayout, type 
 import type { Plan } from '../plan/types.js';
 import { SYNC_POINTS } from '../plan/ops.js';
 import { createCgroupManager, loadCgroupManager, moveToCgroupsOf, DEFAULT_DEVICE_RULES, type CgroupManager, type SavedCgroup } from '../cgroups/index.js';
-import { CreateError, InternalError, NotFoundError, ProtocolError, StatusError, TsrunError, UsageError } from '../errors.js';
+import { CreateError, HookError, InternalError, NotFoundError, ProtocolError, StatusError, TsrunError, UsageError } from '../errors.js';
 import { StateStore, validateId, type SavedState } from './state-store.js';
 import { isProcessAlive, readProcStat, waitForExit } from './proc.js';
 import { helperError, resizeChannelFd, sendPlan, spawnHelper, type HelperHandle } from './helper.js';
@@ -478,6 +478,8 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
     if (status !== 'created') throw new StatusError(`cannot start a container in the ${status} state`, 'start', status);
     if (!saved.config.process) throw new StatusError('cannot start a container without a process', 'start', status);
     await openExecFifo(st.fifoPath(id), saved);
+    const startHooks = saved.config.hooks?.startContainer ?? [];
+    if (startHooks.length) await waitStartHooks(saved, startHooks);
     try {
       await runHooks('poststart', saved.config.hooks?.poststart, stateJson(saved, 'running'));
     } catch (e) {
@@ -491,6 +493,31 @@ export async function startContainer(ctx: RuntimeContext, id: string): Promise<v
     }
   } finally {
     unlock();
+  }
+}
+
+/**
+ * The startContainer hooks run in the init after the fifo is read, before
+ * execve (runc's start returns at the fifo). A failing one must "generate an
+ * error" (runtime-spec): wait until the init has exec'd the program (its exe
+ * is no longer the helper's sealed memfd) or has died, and fail in that case.
+ * The helper's own error message went to a socket nobody reads any more.
+ */
+async function waitStartHooks(saved: SavedState, hooks: { timeout?: number }[]): Promise<void> {
+  const limitMs = hooks.reduce((ms, h) => ms + (h.timeout ? h.timeout * 1000 : 30_000), 5000);
+  const end = Date.now() + limitMs;
+  for (let delay = 0; Date.now() < end; delay = Math.min(delay + 1, 10)) {
+    if (!isProcessAlive(saved.initPid, saved.initStartTime)) {
+      throw new HookError(`error running startContainer hook: the container exited before its process started (${hooks.length} startContainer hook${hooks.length > 1 ? 's' : ''}; a hook that fails stops the container)`, 'startContainer', -1);
+    }
+    let exe = '';
+    try {
+      exe = readlinkSync(`/proc/${saved.initPid}/exe`);
+    } catch {
+      /* exiting, or between the helper and the program: look again */
+    }
+    if (exe && !exe.startsWith('/memfd:tsrun-init') && !/\/tsrun-init( \(deleted\))?$/.test(exe)) return;
+    await new Promise((r) => setTimeout(r, delay));
   }
 }
 

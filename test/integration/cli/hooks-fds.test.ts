@@ -96,14 +96,15 @@ t.test('hooks: a failing createContainer hook fails create and leaves nothing; a
   t.match(readFileSync(log, 'utf8'), /fail-cc .*status=creating id=cli-h5/, 'the hook ran, with the state on stdin');
 
   // startContainer runs inside the container after pivot_root (its path is the container's), once
-  // start has opened the exec fifo: start itself succeeds, as runc's, and the program never runs.
+  // start has opened the exec fifo; start waits for it and fails (runtime-spec: generate an error).
   env.bundle.config.hooks = { startContainer: [{ path: '/bin/false' }] };
   env.bundle.config.process.args = ['/bin/sh', '-c', 'echo ran > /ran; sleep 600'];
   env.bundle.config.root.readonly = false;
   await writeBundleConfig(env.bundle);
   const init = await env.launch('cli-h6', { created: true });
   const st = await env.tsrun(['start', 'cli-h6']);
-  t.equal(st.code, 0, `start returns once the fifo is read, as runc's: ${st.stderr}`);
+  t.equal(st.code, 1, 'start fails');
+  t.match(st.stderr, /error running startContainer hook/, `the hook is named: ${st.stderr.trim()}`);
   t.ok(await waitGone(init.pid), 'the init exits on the failed hook');
   t.notOk(existsSync(join(env.bundle.rootfs, 'ran')), 'the user program never ran');
   t.equal((await env.waitStatus('cli-h6', 'stopped')).status, 'stopped');
