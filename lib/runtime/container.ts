@@ -57,8 +57,9 @@ export interface ContainerOptions {
   terminal?: boolean | { rows: number; cols: number };
   /**
    * The cgroup driver: `'cgroupfs'` (the default: tsrun writes the cgroup
-   * files itself) or `'systemd'` (as `--systemd-cgroup`; refused with a
-   * CgroupError where no systemd runs).
+   * files itself) or `'systemd'` (as `--systemd-cgroup`: refused with a
+   * CgroupError, saying why: no systemd running, or no systemd driver in
+   * tsrun yet).
    */
   cgroupDriver?: 'cgroupfs' | 'systemd';
 }
