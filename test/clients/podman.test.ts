@@ -9,7 +9,7 @@
  * then that tsrun's state and the container's cgroup are gone.
  */
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { guardLeaks, type LeakOptions } from '../helpers/leaks.js';
@@ -45,6 +45,10 @@ if (why) {
     // tsrun's default state root: podman 4.3 passes its runtime flags (`--runtime-flag root=...`)
     // to create, start, kill and exec, but calls `delete --force <id>` without them.
     const stateRoot = '/run/tsrun';
+    // podman's containers use seccomp: tsrun caches the compiled programs under the state root.
+    // What this test made there (the root itself, the cache) goes in the teardown.
+    const rootExisted = existsSync(stateRoot);
+    const cacheExisted = existsSync(join(stateRoot, '@cache'));
     const podmanId = /^[0-9a-f]{64}$/;
     const containersInState = () => listDir(stateRoot).filter((n) => podmanId.test(n));
     // Only what carries our tag is ours: other test runs may share the machine.
@@ -123,6 +127,8 @@ if (why) {
       const cg = await removeCgroupTree(parent);
       if (cg.length) t.fail(`cgroups left behind: ${cg.join(', ')}`);
       await removeWorkDir(w);
+      if (!cacheExisted) rmSync(join(stateRoot, '@cache'), { recursive: true, force: true });
+      if (!rootExisted && existsSync(stateRoot) && readdirSync(stateRoot).length === 0) rmdirSync(stateRoot);
     });
 
     const version = await podman(['--version']);
