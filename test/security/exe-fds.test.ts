@@ -46,7 +46,7 @@ t.test('CVE-2019-5736 / CVE-2016-9962: the helper cannot be written or inspected
   closeSync(out);
   const text = readFileSync(join(outDir, 'out'), 'utf8');
   const summary = /scanned (\d+) helpers (\d+) exe-writes (\d+) helper-access (\d+)/.exec(text);
-  t.ok(summary, text);
+  t.ok(summary, `the attacker reported: ${text.slice(-300)}`);
   t.notMatch(text, /WRITE-OPEN/, 'no /proc/<pid>/exe was opened for writing');
   t.equal(summary?.[3], '0');
   t.notMatch(text, /PTRACE-ATTACH/, 'no helper could be ptrace-attached');
@@ -55,6 +55,68 @@ t.test('CVE-2019-5736 / CVE-2016-9962: the helper cannot be written or inspected
   t.ok(Number(summary?.[1]) > 0, 'the attacker saw the exec\'d processes');
   t.ok(Number(summary?.[2]) > 0, `it caught joining helpers in the act (${summary?.[2]} times), and could do nothing to them`);
   t.equal(sha256(helperBin), before, 'the on-disk helper is unchanged');
+});
+
+t.test('CVE-2016-9962 (B.2): in a user namespace with CAP_SYS_PTRACE, only non-dumpability keeps the joining helper from ptrace', async (t) => {
+  // The container's root holds CAP_SYS_PTRACE (and CAP_KILL) in its own user
+  // namespace. A helper that has joined that namespace passes the kernel's
+  // credential checks there (same namespace, capability held in it); its mm
+  // still belongs to the host's namespace, so the one check left is the
+  // dumpable flag. The control proves it: a host process that joins the same
+  // way while dumpable is attached by the same attacker, and one that is not
+  // dumpable is not.
+  const ptraceCaps = (list: string[]) => [...new Set([...(list ?? []), 'CAP_SYS_PTRACE', 'CAP_KILL'])];
+  const { bundle, state } = await setup(t, ['/attacker', 'exe', '12'], (c) => {
+    c.linux.namespaces.push({ type: 'user' });
+    c.linux.uidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    // sysfs needs a network namespace owned by the user namespace: keep /sys out.
+    c.mounts = c.mounts.filter((m: any) => m.destination !== '/sys');
+    c.linux.maskedPaths = (c.linux.maskedPaths ?? []).filter((p: string) => !p.startsWith('/sys'));
+    for (const set of ['bounding', 'effective', 'permitted'] as const) c.process.capabilities[set] = ptraceCaps(c.process.capabilities[set]);
+    delete c.linux.seccomp;
+  });
+  chmodSync(bundle.dir, 0o755); // the mapped root (host uid 200000) must reach the rootfs
+  copyFileSync(attacker(), join(bundle.rootfs, 'attacker'));
+  chmodSync(join(bundle.rootfs, 'attacker'), 0o755);
+  const joiner = compileC('tsrun-joiner', readFileSync(join(repoRoot, 'test', 'security', 'c', 'joiner.c'), 'utf8'));
+  const outDir = mkdtempSync(join(tmpdir(), 'tsrun-test-out-'));
+  t.teardown(() => rmSync(outDir, { recursive: true, force: true }));
+  const out = openSync(join(outDir, 'out'), 'w');
+  const run = new Promise<number>((resolve) => {
+    const child = spawn(tsrunBin, ['--root', state.root, 'run', '--bundle', bundle.dir, 'ptr1'], { stdio: ['ignore', out, out] });
+    child.on('exit', (c) => resolve(c ?? 255));
+  });
+  t.ok(await waitStatus(state, 'ptr1', 'running'), 'the attacker runs');
+  const initPid = JSON.parse((await state.cli(['state', 'ptr1'])).stdout).pid as number;
+  for (const dumpable of [1, 0]) {
+    const j = await new Promise<number>((resolve) => {
+      const child = spawn(joiner, [String(initPid), String(dumpable), '1500'], { stdio: 'ignore' });
+      child.on('exit', (c) => resolve(c ?? 255));
+    });
+    t.equal(j, 0, `the control (dumpable ${dumpable}) joined the container's user and pid namespaces`);
+  }
+  let execs = 0;
+  for (let i = 0; i < 40; i++) {
+    const r = await state.cli(['exec', 'ptr1', '/bin/true']);
+    if (r.code === 0) execs++;
+    if (!existsSync(join(state.root, 'ptr1'))) break;
+  }
+  t.ok(execs > 0, `exec ran (${execs} times)`);
+  t.equal(await run, 0, 'the attacker ran to its end');
+  closeSync(out);
+  const text = readFileSync(join(outDir, 'out'), 'utf8');
+  const lines = text.split('\n');
+  const findings = (comm: RegExp) => lines.filter((l) => /^(PTRACE-ATTACH|FD|CWD|EXE) /.test(l) && comm.test(l.split(' ')[2] ?? ''));
+  const caught = (comm: RegExp) => lines.filter((l) => l.startsWith('HELPER ') && comm.test(l.split(' ')[2] ?? '')).length;
+  t.ok(caught(/^tsrun-joiner-1$/) > 0 && lines.some((l) => /^PTRACE-ATTACH \d+ tsrun-joiner-1$/.test(l)), 'control: the dumpable joiner was caught and ptrace-attached');
+  t.ok(findings(/^tsrun-joiner-1$/).some((l) => /^(CWD|EXE) /.test(l)), `control: and its cwd and exe links were readable: ${findings(/^tsrun-joiner-1$/).filter((l) => !l.startsWith('PTRACE')).slice(0, 2).join('; ')}`);
+  t.ok(caught(/^tsrun-joiner-0$/) > 0, 'the non-dumpable joiner was caught');
+  t.same(findings(/^tsrun-joiner-0$/), [], 'and nothing could be done to it');
+  const helpers = caught(/^(memfd:|tsrun)(?!-joiner)/);
+  t.ok(helpers > 0, `tsrun's joining helpers were caught in the act (${helpers} times)`);
+  t.same(findings(/^(memfd:|tsrun)(?!-joiner)/), [], 'none could be ptrace-attached, and no fd, cwd or exe of one was readable');
+  t.notMatch(text, /WRITE-OPEN/, 'no /proc/<pid>/exe was opened for writing');
 });
 
 t.test('CVE-2019-5736: "#!/proc/self/exe" run by exec gets the sealed memfd copy, never a writable helper', async (t) => {
@@ -81,7 +143,7 @@ t.test('CVE-2019-5736: "#!/proc/self/exe" run by exec gets the sealed memfd copy
   for (let i = 0; i < 400 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 25));
   const text = readFileSync(join(outDir, 'out'), 'utf8');
   const summary = /scanned (\d+) helpers (\d+) exe-writes (\d+) helper-access (\d+)/.exec(text);
-  t.ok(summary, `the attacker reported: ${text}`);
+  t.ok(summary, `the attacker reported: ${text.slice(-300)}`);
   t.comment(`${evil} execs of /evil; attacker: ${summary?.[0]}`);
   t.equal(summary?.[3], '0', 'no /proc/<pid>/exe opened for writing while /evil ran');
   t.equal(summary?.[4], '0', 'no helper fd, cwd or exe readable');

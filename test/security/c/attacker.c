@@ -5,7 +5,8 @@
  *       O_PATH fd), and for every process whose comm starts with "memfd:" or
  *       "tsrun" (the helper joining the container) stop it, then try
  *       PTRACE_ATTACH, open /proc/P/fd and readlink /proc/P/cwd, then let it
- *       go. Prints one line per finding and a summary:
+ *       go (the test's host-side "tsrun-joiner" control counts as a helper).
+ *       Prints one line per finding, with the pid and comm, and a summary:
  *       "scanned N helpers H exe-writes W helper-access A".
  */
 #include <dirent.h>
@@ -63,6 +64,7 @@ int main(int argc, char **argv)
 			if (cf >= 0) {
 				ssize_t n = read(cf, comm, sizeof(comm) - 1);
 				comm[n > 0 ? n : 0] = 0;
+				comm[strcspn(comm, "\n")] = 0;
 				close(cf);
 			}
 			int helper = !strncmp(comm, "memfd:", 6) || !strncmp(comm, "tsrun", 5);
@@ -97,6 +99,7 @@ int main(int argc, char **argv)
 					if (cf2 >= 0) {
 						ssize_t n2 = read(cf2, again, sizeof(again) - 1);
 						again[n2 > 0 ? n2 : 0] = 0;
+						again[strcspn(again, "\n")] = 0;
 						close(cf2);
 					}
 					char ex[512];
@@ -104,11 +107,12 @@ int main(int argc, char **argv)
 					ssize_t xl = readlink(p, ex, sizeof(ex) - 1);
 					ex[xl > 0 ? xl : 0] = 0;
 					/* Past execve's point of no return (a new mm, comm not yet updated) it is the container program. */
-					if (strcmp(again, comm) || (xl > 0 && !strstr(ex, "memfd:"))) {
+					if (strcmp(again, comm) || (xl > 0 && !strstr(ex, "memfd:") && !strstr(ex, "tsrun-joiner"))) {
 						kill(pid, SIGCONT);
 						continue;
 					}
 					helpers++;
+					printf("HELPER %d %s\n", pid, comm);
 					int acc = 0;
 					if (ptrace(PTRACE_ATTACH, pid, 0, 0) == 0) {
 						printf("PTRACE-ATTACH %d %s\n", pid, comm);
@@ -126,7 +130,7 @@ int main(int argc, char **argv)
 							ssize_t n = readlink(l, t, sizeof(t) - 1);
 							if (n > 0) {
 								t[n] = 0;
-								printf("FD %d %s -> %s\n", pid, f->d_name, t);
+								printf("FD %d %s %s -> %s\n", pid, comm, f->d_name, t);
 								acc = 1;
 							}
 						}
@@ -137,14 +141,14 @@ int main(int argc, char **argv)
 					ssize_t n = readlink(p, t, sizeof(t) - 1);
 					if (n > 0) {
 						t[n] = 0;
-						printf("CWD %d %s\n", pid, t);
+						printf("CWD %d %s %s\n", pid, comm, t);
 						acc = 1;
 					}
 					snprintf(p, sizeof(p), "/proc/%d/exe", pid);
 					n = readlink(p, t, sizeof(t) - 1);
 					if (n > 0) {
 						t[n] = 0;
-						printf("EXE %d %s\n", pid, t);
+						printf("EXE %d %s %s\n", pid, comm, t);
 						acc = 1;
 					}
 					access_ok += acc;
