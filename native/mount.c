@@ -259,6 +259,163 @@ static int mount_after(struct ctx *c, const char *dest, uint64_t propagation, ui
 	return 0;
 }
 
+/* mount(2)'s per-mount flags as fsmount(2) attributes (the superblock ones go to fsconfig). */
+static unsigned int mount_attrs_of(unsigned long flags)
+{
+	unsigned int a = 0;
+	if (flags & MS_RDONLY)
+		a |= MOUNT_ATTR_RDONLY;
+	if (flags & MS_NOSUID)
+		a |= MOUNT_ATTR_NOSUID;
+	if (flags & MS_NODEV)
+		a |= MOUNT_ATTR_NODEV;
+	if (flags & MS_NOEXEC)
+		a |= MOUNT_ATTR_NOEXEC;
+	if (flags & MS_NODIRATIME)
+		a |= MOUNT_ATTR_NODIRATIME;
+	if (flags & MS_NOATIME)
+		a |= MOUNT_ATTR_NOATIME;
+	else if (flags & MS_STRICTATIME)
+		a |= MOUNT_ATTR_STRICTATIME;
+	return a;
+}
+
+/*
+ * A new procfs or sysfs as a detached mount (fsopen, fsconfig, fsmount), not
+ * yet attached: its fd is the handle masks and read-only paths use later.
+ * mount(2) on the destination would leave only a name to find it by again,
+ * and the rootfs (or a volume shared with another container) can swap that
+ * name between the mount and the masks: with /proc renamed away at that
+ * moment, a mask found nothing, was skipped, and the container got an
+ * unmasked procfs with a writable core_pattern (CVE-2019-19921,
+ * CVE-2023-27561; found by the race test in test/security/races.test.ts).
+ */
+static int new_mount(struct ctx *c, const char *source, const char *dest, const char *fstype, unsigned long flags, const char *data)
+{
+	doing(c, "mount \"%s\" on \"%s\": fsopen(\"%s\")", source, dest, fstype);
+	int fs = fsopen(fstype, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -1;
+	doing(c, "mount \"%s\" on \"%s\": source", source, dest);
+	if (source && *source && fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+		return close_keep_errno(fs);
+	static const struct {
+		unsigned long flag;
+		const char *name;
+	} sb_flags[] = { { MS_RDONLY, "ro" }, { MS_SYNCHRONOUS, "sync" }, { MS_DIRSYNC, "dirsync" }, { MS_LAZYTIME, "lazytime" }, { MS_MANDLOCK, "mand" } };
+	for (size_t i = 0; i < sizeof(sb_flags) / sizeof(sb_flags[0]); i++) {
+		doing(c, "mount \"%s\" on \"%s\": option \"%s\"", source, dest, sb_flags[i].name);
+		if ((flags & sb_flags[i].flag) && fsconfig(fs, FSCONFIG_SET_FLAG, sb_flags[i].name, NULL, 0) < 0)
+			return close_keep_errno(fs);
+	}
+	if (data && *data) {
+		char *copy = strdup(data), *save = NULL;
+		if (!copy)
+			return close_keep_errno(fs);
+		for (char *opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+			doing(c, "mount \"%s\" on \"%s\": option \"%s\"", source, dest, opt);
+			char *eq = strchr(opt, '=');
+			int r;
+			if (eq) {
+				*eq = 0;
+				r = fsconfig(fs, FSCONFIG_SET_STRING, opt, eq + 1, 0);
+			} else {
+				r = fsconfig(fs, FSCONFIG_SET_FLAG, opt, NULL, 0);
+			}
+			if (r < 0) {
+				int e = errno;
+				free(copy);
+				close(fs);
+				errno = e;
+				return -1;
+			}
+		}
+		free(copy);
+	}
+	doing(c, "mount \"%s\" on \"%s\"", source, dest);
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return close_keep_errno(fs);
+	int mnt = fsmount(fs, FSMOUNT_CLOEXEC, mount_attrs_of(flags));
+	close_keep_errno(fs);
+	return mnt;
+}
+
+/* Propagation and mount_setattr attributes, on a mount's own fd. */
+static int set_mount_attrs(int mnt, uint64_t propagation, uint64_t attr_set, uint64_t attr_clr)
+{
+	if (propagation) {
+		struct mount_attr p = { .propagation = propagation & PROPAGATION_FLAGS };
+		if (mount_setattr(mnt, "", AT_EMPTY_PATH | (propagation & MS_REC ? AT_RECURSIVE : 0), &p, sizeof(p)) < 0)
+			return -1;
+	}
+	if (attr_set || attr_clr) {
+		struct mount_attr a = { .attr_set = attr_set, .attr_clr = attr_clr };
+		if (mount_setattr(mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int pin_mount(struct ctx *c, const char *dest, int mnt)
+{
+	int *fds = realloc(c->pin_fds, (c->npins + 1) * sizeof(int));
+	if (!fds)
+		return -1;
+	c->pin_fds = fds;
+	char **dests = realloc(c->pin_dests, (c->npins + 1) * sizeof(char *));
+	if (!dests)
+		return -1;
+	c->pin_dests = dests;
+	/* Compared with mask paths as "/proc": one leading slash, none trailing. */
+	while (*dest == '/')
+		dest++;
+	char *d = malloc(strlen(dest) + 2);
+	if (!d)
+		return -1;
+	d[0] = '/';
+	strcpy(d + 1, dest);
+	for (size_t n = strlen(d); n > 1 && d[n - 1] == '/'; n--)
+		d[n - 1] = 0;
+	c->pin_fds[c->npins] = mnt;
+	c->pin_dests[c->npins++] = d;
+	return 0;
+}
+
+/*
+ * A mask or read-only path: beneath the procfs or sysfs mount it names (the
+ * longest destination that is a prefix, the latest of equals), else in the
+ * root. Beneath a pinned mount "missing" can only mean the kernel has no
+ * such file.
+ */
+static int open_protected(struct ctx *c, const char *path)
+{
+	const char *p = path;
+	while (p[0] == '/' && p[1] == '/')
+		p++;
+	int best = -1;
+	size_t best_len = 0;
+	for (uint32_t i = 0; i < c->npins; i++) {
+		size_t n = strlen(c->pin_dests[i]);
+		if (n >= best_len && !strncmp(p, c->pin_dests[i], n) && p[n] == '/') {
+			best = (int)i;
+			best_len = n;
+		}
+	}
+	if (best < 0)
+		return open_in_root(c, path, O_PATH, 0);
+	const char *rest = p + best_len;
+	while (*rest == '/')
+		rest++;
+	if (!*rest)
+		return open_in_root(c, path, O_PATH, 0);
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, c->pin_fds[best], rest, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd;
+}
+
 int step_mount(struct ctx *c, const struct step *s)
 {
 	const char *source = arg_str(s, 0), *dest = arg_str(s, 1), *fstype = arg_str(s, 2), *data = arg_str(s, 4);
@@ -285,6 +442,20 @@ int step_mount(struct ctx *c, const struct step *s)
 				return close_keep_errno(fd);
 			close(fd);
 		}
+	} else if (!strcmp(fstype, "proc") || !strcmp(fstype, "sysfs")) {
+		int mnt = new_mount(c, source, dest, fstype, flags, data);
+		if (mnt < 0)
+			return close_keep_errno(fd);
+		doing(c, "mount \"%s\" on \"%s\"", source, dest);
+		if (move_mount(mnt, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+			close_keep_errno(fd);
+			return close_keep_errno(mnt);
+		}
+		close(fd);
+		doing(c, "set propagation and attributes of \"%s\"", dest);
+		if (set_mount_attrs(mnt, propagation, attr_set, attr_clr) < 0 || pin_mount(c, dest, mnt) < 0)
+			return close_keep_errno(mnt);
+		return 0;
 	} else {
 		if (mount_on_fd(source, fd, fstype, flags, data) < 0)
 			return close_keep_errno(fd);
@@ -602,7 +773,7 @@ int step_mask_path(struct ctx *c, const struct step *s)
 {
 	const char *path = arg_str(s, 0);
 	doing(c, "mask \"%s\"", path);
-	int fd = open_in_root(c, path, O_PATH, 0);
+	int fd = open_protected(c, path);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	struct stat st;
@@ -624,7 +795,7 @@ int step_readonly_path(struct ctx *c, const struct step *s)
 {
 	const char *path = arg_str(s, 0);
 	doing(c, "make \"%s\" read-only", path);
-	int fd = open_in_root(c, path, O_PATH, 0);
+	int fd = open_protected(c, path);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	/* A detached recursive copy is made read-only, then moved on top: no path string is used. */

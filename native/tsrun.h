@@ -42,6 +42,14 @@ struct ctx {
 	const char *uid_map, *gid_map, *setgroups;
 	const char *newuidmap, *newgidmap; /* ID_MAP_TOOLS: run these for C instead of writing the maps ("" = write) */
 	int *trees;	      /* IDMAP_TREE: detached idmapped mounts, for MOUNT_TREE */
+	/*
+	 * The procfs and sysfs mounts MOUNT made, as fds of their roots with the
+	 * destination they went to: masks and read-only paths under them
+	 * resolve beneath these, never through the rootfs's names again.
+	 */
+	int *pin_fds;
+	char **pin_dests;
+	uint32_t npins;
 	uint32_t ntrees;
 	uint8_t *state;	      /* payload of the last CONTINUE, for HOOK */
 	size_t state_len;
