@@ -8,7 +8,10 @@
  * fstat, and acted on through its fd (/proc/self/fd/N, move_mount,
  * mount_setattr): CVE-2021-30465 (symlink swap on a mount destination),
  * CVE-2019-18837 (symlink resolution escaping the rootfs), CVE-2019-19921
- * (/proc as a symlink).
+ * (/proc as a symlink). procfs and sysfs go one step further: they are made
+ * as detached mounts whose fds are kept ("pinned"), and the masks and
+ * read-only paths under them resolve beneath those fds, so no rename in the
+ * rootfs between the mount and the masks can leave a procfs unmasked.
  */
 #include "tsrun.h"
 
@@ -213,10 +216,86 @@ int step_rootfs(struct ctx *c, const struct step *s)
 	return 0;
 }
 
-/* The destination as it is now (after a mount on it): resolved again, never a symlink. */
-static int reopen_dest(struct ctx *c, const char *dest)
+/*
+ * What a mount just made looks like, to find it again by name for what
+ * mount(2) cannot do in the same call (a bind's flags, propagation,
+ * mount_setattr). A bind is known by its root inode (the source's); a new
+ * filesystem by being a mount root of its type, on top of the destination's
+ * own mount.
+ */
+struct made_mount {
+	int by_inode;
+	dev_t dev;
+	ino_t ino;
+	long magic;	  /* statfs f_type of a new filesystem; 0: not checked */
+	uint64_t under;	  /* mount id of the destination before the mount */
+};
+
+static long fs_magic(const char *fstype)
 {
-	return open_in_root(c, dest, O_PATH | O_NOFOLLOW, 0);
+	static const struct {
+		const char *name;
+		long magic;
+	} known[] = { { "tmpfs", 0x01021994 }, { "devpts", 0x1cd1 }, { "mqueue", 0x19800202 }, { "cgroup", 0x27e0eb },
+		      { "cgroup2", 0x63677270 }, { "proc", 0x9fa0 }, { "sysfs", 0x62656572 } };
+	for (size_t i = 0; fstype && i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(fstype, known[i].name))
+			return known[i].magic;
+	return 0;
+}
+
+/*
+ * The destination found again by name after a mount on it, accepted only if
+ * it is the mount just made. The name belongs to the rootfs, which may be a
+ * volume another container renames in: with the destination of a read-only
+ * bind swapped with another volume's between the bind and the remount, the
+ * remount made the other volume read-only and the bind stayed writable (66
+ * of 100 containers could write a read-only host directory; found by
+ * test/security/races.test.ts with a renameat2 RENAME_EXCHANGE loop). Now
+ * that fails the container instead.
+ */
+static int reopen_made(struct ctx *c, const char *dest, const struct made_mount *m)
+{
+	int fd = open_in_root(c, dest, O_PATH | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return -1;
+	int same;
+	if (m->by_inode) {
+		struct stat st;
+		same = fstat(fd, &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino;
+	} else {
+		struct statfs sf;
+		struct statx sx;
+		same = statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) == 0 && (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) &&
+		       sx.stx_mnt_id != m->under && (m->magic == 0 || (fstatfs(fd, &sf) == 0 && sf.f_type == m->magic));
+	}
+	if (!same) {
+		close(fd);
+		snprintf(c->detail, DETAIL_MAX, "\"%s\" is no longer the mount just made on it: it was renamed or swapped during set-up (the rootfs or a volume shared with another container)", dest);
+		errno = EBUSY;
+		return -1;
+	}
+	return fd;
+}
+
+/* Records the destination's mount id, for a new filesystem's made_mount. */
+static int made_fs(int dest_fd, const char *fstype, struct made_mount *m)
+{
+	struct statx sx;
+	if (statx(dest_fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0)
+		return -1;
+	*m = (struct made_mount){ .by_inode = 0, .magic = fs_magic(fstype), .under = sx.stx_mnt_id };
+	return 0;
+}
+
+/* Records the root inode a bind of `fd` (a source, or a detached tree) will have. */
+static int made_bind(int fd, const char *path, struct made_mount *m)
+{
+	struct stat st;
+	if (fd >= 0 ? fstat(fd, &st) < 0 : !path || stat(path, &st) < 0)
+		return -1;
+	*m = (struct made_mount){ .by_inode = 1, .dev = st.st_dev, .ino = st.st_ino };
+	return 0;
 }
 
 static int check_dest(int fd, const char *fstype)
@@ -237,10 +316,10 @@ static int check_dest(int fd, const char *fstype)
 	return 0;
 }
 
-static int mount_after(struct ctx *c, const char *dest, uint64_t propagation, uint64_t attr_set, uint64_t attr_clr)
+static int mount_after(struct ctx *c, const char *dest, const struct made_mount *m, uint64_t propagation, uint64_t attr_set, uint64_t attr_clr)
 {
 	if (propagation) {
-		int fd = reopen_dest(c, dest);
+		int fd = reopen_made(c, dest, m);
 		if (fd < 0)
 			return -1;
 		if (mount_on_fd(NULL, fd, NULL, (unsigned long)propagation, NULL) < 0)
@@ -248,7 +327,7 @@ static int mount_after(struct ctx *c, const char *dest, uint64_t propagation, ui
 		close(fd);
 	}
 	if (attr_set || attr_clr) {
-		int fd = reopen_dest(c, dest);
+		int fd = reopen_made(c, dest, m);
 		if (fd < 0)
 			return -1;
 		struct mount_attr attr = { .attr_set = attr_set, .attr_clr = attr_clr };
@@ -429,7 +508,10 @@ int step_mount(struct ctx *c, const struct step *s)
 	if (check_dest(fd, fstype) < 0)
 		return close_keep_errno(fd);
 	doing(c, "mount \"%s\" on \"%s\"", source, dest);
+	struct made_mount made;
 	if (flags & MS_BIND && !(flags & MS_REMOUNT)) {
+		if (made_bind(-1, source, &made) < 0)
+			return close_keep_errno(fd);
 		/* A bind ignores every flag but MS_REC: apply the others with a remount of the new mount. */
 		if (mount_on_fd(source, fd, NULL, flags & (MS_BIND | MS_REC), NULL) < 0)
 			return close_keep_errno(fd);
@@ -437,7 +519,7 @@ int step_mount(struct ctx *c, const struct step *s)
 		unsigned long rest = flags & ~(unsigned long)(MS_BIND | MS_REC);
 		if (rest) {
 			doing(c, "remount \"%s\" on \"%s\"", source, dest);
-			fd = reopen_dest(c, dest);
+			fd = reopen_made(c, dest, &made);
 			if (fd < 0 || remount_bind(fd, NULL, rest) < 0)
 				return close_keep_errno(fd);
 			close(fd);
@@ -457,12 +539,12 @@ int step_mount(struct ctx *c, const struct step *s)
 			return close_keep_errno(mnt);
 		return 0;
 	} else {
-		if (mount_on_fd(source, fd, fstype, flags, data) < 0)
+		if (made_fs(fd, fstype, &made) < 0 || mount_on_fd(source, fd, fstype, flags, data) < 0)
 			return close_keep_errno(fd);
 		close(fd);
 	}
 	doing(c, "set propagation and attributes of \"%s\"", dest);
-	return mount_after(c, dest, propagation, attr_set, attr_clr);
+	return mount_after(c, dest, &made, propagation, attr_set, attr_clr);
 }
 
 /* Splits an in-root path into an fd of its (created if missing) parent and the last component. */
@@ -891,6 +973,9 @@ int step_mount_tree(struct ctx *c, const struct step *s)
 		return -1;
 	if (check_dest(fd, "") < 0)
 		return close_keep_errno(fd);
+	struct made_mount made;
+	if (made_bind(c->trees[tree], NULL, &made) < 0)
+		return close_keep_errno(fd);
 	doing(c, "attach idmapped mount on \"%s\" (move_mount)", dest);
 	if (move_mount(c->trees[tree], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return close_keep_errno(fd);
@@ -899,11 +984,11 @@ int step_mount_tree(struct ctx *c, const struct step *s)
 	c->trees[tree] = -1;
 	if (flags) {
 		doing(c, "remount the idmapped mount on \"%s\"", dest);
-		fd = reopen_dest(c, dest);
+		fd = reopen_made(c, dest, &made);
 		if (fd < 0 || remount_bind(fd, NULL, flags) < 0)
 			return close_keep_errno(fd);
 		close(fd);
 	}
 	doing(c, "set propagation and attributes of \"%s\"", dest);
-	return mount_after(c, dest, propagation, attr_set, attr_clr);
+	return mount_after(c, dest, &made, propagation, attr_set, attr_clr);
 }

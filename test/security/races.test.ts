@@ -13,6 +13,7 @@
  *   B.12.3 CVE-2025-52881: sysctl writes during those swaps
  *   B.10.3 CVE-2025-31133: /dev on a shared volume, null flipped between the device and a symlink
  *   B.11.2 CVE-2025-52565: /dev on a shared volume, console and pts flipped with terminal: true
+ *   B.4'   CVE-2021-30465 shape: a read-only bind's destination exchanged with another volume's
  *
  * Where a procfs write could escape, the container only opens the file for
  * writing (`/probe open F w`, which writes nothing; busybox's `test -w` says
@@ -21,9 +22,11 @@
  */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { hostMountsUnder, makeMarker, setup } from './harness.js';
+import { compileC, hostMountsUnder, makeMarker, setup } from './harness.js';
+import { repoRoot } from '../helpers/paths.js';
 import type { TestBundle } from '../helpers/bundle.js';
 import type { StateRoot } from '../helpers/cli.js';
 
@@ -39,9 +42,34 @@ function hostValues(): string[] {
   return [readFileSync(CORE_PATTERN, 'utf8'), readFileSync(IP_FORWARD, 'utf8')];
 }
 
+function lstatOr(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A shell loop (the attacker), killed by its pid when the test ends. */
 function swapper(t: Test, dir: string, loop: string): () => void {
   const child = spawn('/bin/sh', ['-c', `cd '${dir}' && while :; do ${loop}; done`], { stdio: 'ignore' });
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+  };
+  t.teardown(stop);
+  return stop;
+}
+
+/**
+ * The fast attacker: exchanges names a and b in dir with renameat2
+ * RENAME_EXCHANGE in a loop (test/security/c/swapper.c), some 300,000 times
+ * a second, which reaches the microseconds between two syscalls of tsrun; a
+ * shell loop of mv spawns a process per rename, but passes through states
+ * where a name is missing, which this one never does. Tests use both.
+ */
+function exchanger(t: Test, dir: string, a: string, b: string): () => void {
+  const bin = compileC('swapper', readFileSync(join(repoRoot, 'test', 'security', 'c', 'swapper.c'), 'utf8'));
+  const child = spawn(bin, [dir, a, b], { stdio: 'ignore' });
   const stop = () => {
     if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
   };
@@ -60,11 +88,11 @@ interface LoopResult {
  * container that started. A refusal must be one clear line (no stack trace)
  * and leave no container behind.
  */
-async function loop(t: Test, state: StateRoot, bundle: TestBundle, name: string, check: (stdout: string, run: number) => void, opts: { terminal?: boolean } = {}): Promise<LoopResult> {
-  const end = Date.now() + LOOP_MS;
+async function loop(t: Test, state: StateRoot, bundle: TestBundle, name: string, check: (stdout: string, run: number) => void, opts: { terminal?: boolean; ms?: number } = {}): Promise<LoopResult> {
+  const end = Date.now() + (opts.ms ?? LOOP_MS);
   const res: LoopResult = { runs: 0, started: 0, refusals: new Map() };
   while (Date.now() < end && res.runs < MAX_RUNS) {
-    const id = `${name}${res.runs}`;
+    const id = `${name}${res.runs}-${Date.now() % 100000}`;
     const r = await state.cli(['run', '--bundle', bundle.dir, id]);
     res.runs++;
     const out = opts.terminal ? r.stdout.replace(/\r/g, '') : r.stdout;
@@ -107,7 +135,7 @@ t.test('[race] B.6.2 (CVE-2019-19921): /proc -> /evil/level1 on a volume whose l
   // The volume first, as in runc#2197: procfs would then be mounted through it.
   bundle.config.mounts.unshift({ destination: '/evil', type: 'bind', source: evil.dir, options: ['rbind'] });
   writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
-  const stop = swapper(t, evil.dir, 'mv -T level1 tmp && mv -T level1~ level1 && mv -T tmp level1~');
+  const stop = exchanger(t, evil.dir, 'level1', 'level1~');
   const res = await loop(t, state, bundle, 'b62', () => t.fail('a /proc that is a symlink was accepted'));
   stop();
   t.equal(res.started, 0, 'no start');
@@ -129,19 +157,34 @@ t.test('[race] B.6.2 / B.12.3 (CVE-2025-52881): the image\'s /proc and /sys swap
   symlinkSync(host.dir, join(bundle.rootfs, 'sys.link'));
   bundle.config.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
   writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
-  // The rootfs is the shared volume here: the attacker swaps its /proc and /sys themselves.
-  const stop = swapper(t, bundle.rootfs,
-    'mv -T proc proc.tmp && mv -T proc.link proc && mv -T proc proc.link && mv -T proc.tmp proc; ' +
-    'mv -T sys sys.tmp && mv -T sys.link sys && mv -T sys sys.link && mv -T sys.tmp sys');
+  // The rootfs is the shared volume here: the attacker swaps its /proc and /sys themselves,
+  // first with mv (states where a name is missing), then with atomic exchanges.
   let seen = 0;
-  const res = await loop(t, state, bundle, 'b123', (out, run) => {
+  const check = (out: string, run: number) => {
     t.notMatch(out, /CORE-WRITABLE|SYSRQ-WRITABLE/, `run ${run}: no procfs with a writable core_pattern or sysrq-trigger: ${out}`);
     t.notMatch(out, /TIMER \S+ [1-9]/, `run ${run}: every procfs the container can reach has timer_list masked`);
     // A read the attacker's rename cut short shows nothing; whatever is read must be the container's.
     const fwd = out.split('\n').filter((l) => l.startsWith('FWD ')).map((l) => l.split(' '));
     t.same(fwd.filter(([, v, fs]) => (v && v !== '1') || (fs && fs !== '9fa0')), [], `run ${run}: its procfs shows ip_forward 1, the sysctl, in its own network namespace`);
     if (fwd.some(([, v, fs]) => v === '1' && fs === '9fa0')) seen++;
-  });
+  };
+  let stop = swapper(t, bundle.rootfs,
+    'mv -T proc proc.tmp && mv -T proc.link proc && mv -T proc proc.link && mv -T proc.tmp proc; ' +
+    'mv -T sys sys.tmp && mv -T sys.link sys && mv -T sys sys.link && mv -T sys.tmp sys');
+  const res = await loop(t, state, bundle, 'b123', check, { ms: LOOP_MS / 2 });
+  stop();
+  // The mv loop may have been killed between two renames: put the directories back.
+  for (const d of ['proc', 'sys']) {
+    if (!lstatOr(join(bundle.rootfs, d))?.isDirectory() && lstatOr(join(bundle.rootfs, `${d}.tmp`))?.isDirectory()) {
+      rmSync(join(bundle.rootfs, d), { force: true });
+      renameSync(join(bundle.rootfs, `${d}.tmp`), join(bundle.rootfs, d));
+    }
+    if (!lstatOr(join(bundle.rootfs, `${d}.link`))) symlinkSync(host.dir, join(bundle.rootfs, `${d}.link`));
+  }
+  stop = exchanger(t, bundle.rootfs, 'proc', 'proc.link');
+  const fast = await loop(t, state, bundle, 'b123x', check, { ms: LOOP_MS / 2 });
+  res.runs += fast.runs;
+  res.started += fast.started;
   stop();
   t.ok(res.started > 0 && seen > 0, `containers started (${res.started}), and ${seen} read ip_forward 1 from a procfs`);
   t.same(host.snapshot(), before, 'the host directory is unchanged');
@@ -159,13 +202,22 @@ t.test('[race] B.10.3 (CVE-2025-31133): /dev on a shared volume with null flippe
   bundle.config.mounts.splice(1, 0, { destination: '/dev', type: 'bind', source: dev.dir, options: ['rbind'] });
   bundle.config.linux.maskedPaths.push('/testfile');
   writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
-  const stop = swapper(t, dev.dir, `rm -f null; mknod null.dev c 1 3; ln -sf ${CORE_PATTERN} null.link; mv -T null.dev null; mv -T null.link null; sleep 0.005`);
-  const res = await loop(t, state, bundle, 'b103', (out, run) => {
+  const check = (out: string, run: number) => {
     t.match(out, /^MASK \[1:3\] \[\]$/m, `run ${run}: /testfile is masked by the 1:3 device and reads empty`);
     t.notMatch(out, /CORE-WRITABLE|SYSRQ-WRITABLE|CORE-IS-DEVICE/, `run ${run}: core_pattern is read-only and not replaced`);
     t.notMatch(out, /TIMER \S+ [1-9]/, `run ${run}: timer_list is masked`);
-  });
+  };
+  let stop = swapper(t, dev.dir, `rm -f null; mknod null.dev c 1 3; ln -sf ${CORE_PATTERN} null.link; mv -T null.dev null; mv -T null.link null; sleep 0.005`);
+  const res = await loop(t, state, bundle, 'b103', check, { ms: LOOP_MS / 2 });
   stop();
+  // Then atomically: null and null.alt exchanged, one the 1:3 device, the other a link to core_pattern.
+  for (const n of ['null', 'null.alt', 'null.dev', 'null.link']) rmSync(join(dev.dir, n), { force: true });
+  execFileSync('mknod', [join(dev.dir, 'null'), 'c', '1', '3']);
+  symlinkSync(CORE_PATTERN, join(dev.dir, 'null.alt'));
+  stop = exchanger(t, dev.dir, 'null', 'null.alt');
+  const fast = await loop(t, state, bundle, 'b103x', check, { ms: LOOP_MS / 2 });
+  stop();
+  res.runs += fast.runs;
   t.ok(res.runs > 0);
   t.same(hostValues(), values, 'the host\'s core_pattern is unchanged');
 });
@@ -183,20 +235,62 @@ t.test('[race] B.11.2 (CVE-2025-52565): terminal: true with /dev on a shared vol
   bundle.config.mounts = bundle.config.mounts.filter((m: any) => m.destination !== '/dev');
   bundle.config.mounts.splice(1, 0, { destination: '/dev', type: 'bind', source: dev.dir, options: ['rbind'] });
   writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
-  const stop = swapper(t, dev.dir,
-    `ln -sf ${CORE_PATTERN} console.link; echo plain > console.file; mv -T console.link console; mv -T console.file console; ` +
-    'ln -sfn /proc/sysrq-trigger pts/ptmx.link; mv -T pts/ptmx.link pts/0; rm -f pts/0; sleep 0.005');
   let consoles = 0;
-  const res = await loop(t, state, bundle, 'b112', (out, run) => {
+  const check = (out: string, run: number) => {
     // One stat, so that the type and the major are of the same file.
     const consoleLine = out.split('\n').find((l) => l.startsWith('CONSOLE ')) ?? '';
     if (consoleLine === 'CONSOLE 88 character special file' && /^DEVPTS \/dev\/console$/m.test(out)) consoles++;
     t.match(out, /^STDOUT-TTY$/m, `run ${run}: stdout is the pty`);
     t.ok(!/character special/.test(consoleLine) || consoleLine === 'CONSOLE 88 character special file', `run ${run}: /dev/console, when a device, is a pts (major 136): ${consoleLine}`);
-    t.same(out.split('\n').filter((l) => l.startsWith('DEVPTS ') && !['DEVPTS /dev/pts', 'DEVPTS /dev/console'].includes(l)), [], `run ${run}: devpts is mounted on /dev/pts and /dev/console only`);
+    // (console.alt: the same file after the attacker's exchange, which keeps what is mounted on it)
+    t.same(out.split('\n').filter((l) => l.startsWith('DEVPTS ') && !['DEVPTS /dev/pts', 'DEVPTS /dev/console', 'DEVPTS /dev/console.alt'].includes(l)), [], `run ${run}: devpts is mounted on /dev/pts and /dev/console only`);
     t.notMatch(out, /CORE-WRITABLE|SYSRQ-WRITABLE|CORE-IS-DEVICE|SYSRQ-IS-DEVICE/, `run ${run}: no procfs file was replaced or made writable`);
-  }, { terminal: true });
+  };
+  let stop = swapper(t, dev.dir,
+    `ln -sf ${CORE_PATTERN} console.link; echo plain > console.file; mv -T console.link console; mv -T console.file console; ` +
+    'ln -sfn /proc/sysrq-trigger pts/ptmx.link; mv -T pts/ptmx.link pts/0; rm -f pts/0; sleep 0.005');
+  const res = await loop(t, state, bundle, 'b112', check, { terminal: true, ms: LOOP_MS / 2 });
   stop();
+  // Then atomically: console (a plain file) exchanged with console.alt (a link to core_pattern).
+  for (const n of ['console', 'console.alt', 'console.link', 'console.file']) rmSync(join(dev.dir, n), { force: true });
+  writeFileSync(join(dev.dir, 'console'), 'plain\n');
+  symlinkSync(CORE_PATTERN, join(dev.dir, 'console.alt'));
+  stop = exchanger(t, dev.dir, 'console', 'console.alt');
+  const fast = await loop(t, state, bundle, 'b112x', check, { terminal: true, ms: LOOP_MS / 2 });
+  stop();
+  res.started += fast.started;
   t.ok(res.started > 0 && consoles > 0, `containers started (${res.started}); ${consoles} saw the pty mounted on /dev/console before a swap took it away`);
   t.same(hostValues(), values, 'the host\'s core_pattern is unchanged');
+});
+
+t.test('[race] B.4 (CVE-2021-30465 shape): a read-only bind whose destination is swapped with another volume\'s never lands read-write', async (t) => {
+  // The image (shared with the attacker) has /ro and /vol; the config binds a
+  // scratch volume rw on /vol, then a host directory read-only on /ro. The
+  // attacker swaps the two names: a runtime that binds on one inode and then
+  // looks the name up again to make it read-only would make the scratch volume
+  // read-only and leave the host directory writable.
+  const guarded = makeMarker(t, { 'marker.txt': 'read-only for the container\n' });
+  const before = guarded.snapshot();
+  const scratch = makeMarker(t, {});
+  const names = ['/ro', '/vol', '/ro.tmp'];
+  // Opened for writing, never written or created: a hit shows here, not in the host directory.
+  const { bundle, state } = await setup(t, ['/bin/sh', '-c', `for d in ${names.join(' ')}; do [ "$(/probe open $d/marker.txt w)" = ok ] && echo "WROTE $d"; done; true`]);
+  mkdirSync(join(bundle.rootfs, 'ro'));
+  mkdirSync(join(bundle.rootfs, 'vol'));
+  bundle.config.mounts.push(
+    { destination: '/vol', type: 'bind', source: scratch.dir, options: ['rbind'] },
+    { destination: '/ro', type: 'bind', source: guarded.dir, options: ['rbind', 'ro'] },
+  );
+  writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
+  const stop = exchanger(t, bundle.rootfs, 'ro', 'vol');
+  let seen = 0;
+  const res = await loop(t, state, bundle, 'b4ro', (out, run) => {
+    t.notMatch(out, /WROTE/, `run ${run}: the read-only host directory was not writable under any name`);
+    seen++;
+  });
+  stop();
+  t.ok(res.runs > 0 && seen > 0, `${res.started} containers started`);
+  t.same([...res.refusals.keys()].filter((k) => !/^mounts\[\d+\] (EBUSY|ENOENT|ELOOP)$/.test(k)), [], 'a refusal names the mount whose destination was swapped');
+  t.same(guarded.snapshot(), before, 'the read-only host directory is unchanged');
+  t.same(hostMountsUnder(guarded.dir), [], 'nothing is mounted on it');
 });
