@@ -9,7 +9,7 @@
  *
  *   TSRUN_FUZZ_SEED=<n>    the seed (default 1; the failing seed is printed)
  *   TSRUN_FUZZ_COUNT=<n>   mutations checked in process (default 12000)
- *   TSRUN_FUZZ_RUNS=<n>    mutations run through `tsrun run` (default 50; 0 skips)
+ *   TSRUN_FUZZ_RUNS=<n>    mutations run through `tsrun run` (default 200; 0 skips)
  */
 import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { guardLeaks } from '../helpers/leaks.js';
 
 const SEED = Number(process.env.TSRUN_FUZZ_SEED ?? 1);
 const COUNT = Number(process.env.TSRUN_FUZZ_COUNT ?? 12_000);
-const RUNS = Number(process.env.TSRUN_FUZZ_RUNS ?? 50);
+const RUNS = Number(process.env.TSRUN_FUZZ_RUNS ?? 200);
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
 function rng(seed: number): () => number {

@@ -4,13 +4,14 @@
  * "attacker" binaries a hostile image would ship, and host-side receivers),
  * and host marker directories whose contents must not change.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBundle, type TestBundle } from '../helpers/bundle.js';
 import { makeStateRoot, type StateRoot } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/paths.js';
 import { guardLeaks } from '../helpers/leaks.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- configs are edited freely */
@@ -110,4 +111,25 @@ export async function waitStatus(state: StateRoot, id: string, status: string): 
     await sleep(25);
   }
   return false;
+}
+
+/**
+ * The fast attacker: exchanges names a and b in dir with renameat2
+ * RENAME_EXCHANGE in a loop (test/security/c/swapper.c), some 300,000 times
+ * a second, which reaches the microseconds between two syscalls of tsrun; a
+ * shell loop of mv spawns a process per rename, but passes through states
+ * where a name is missing, which this one never does. Tests use both.
+ */
+export function exchanger(t: Teardownable, dir: string, a: string, b: string): () => void {
+  const bin = compileC('swapper', readFileSync(join(repoRoot, 'test', 'security', 'c', 'swapper.c'), 'utf8'));
+  const child = spawn(bin, [dir, a, b], { stdio: 'ignore' });
+  let stopped = false;
+  const stop = () => {
+    // Once: a second kill could reach the pid after it was reaped (ESRCH, or another process).
+    if (stopped || !child.pid) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+  };
+  t.teardown(stop);
+  return stop;
 }

@@ -10,7 +10,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hostMountsUnder, makeMarker, setup, sleep } from './harness.js';
+import { exchanger, hostMountsUnder, makeMarker, setup, sleep } from './harness.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -81,9 +81,13 @@ t.test('[race] a symlink swapped during mount set-up never lands a mount or a di
   writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
   // The attacker: a loop in the host standing for a second container that shares the volume.
   const swapper = spawn('/bin/sh', ['-c', `cd ${shared.dir} && while :; do mv -T a a.tmp && mv -T a.link a && mv -T a a.link && mv -T a.tmp a; done`], { stdio: 'ignore' });
-  t.teardown(() => {
-    if (swapper.exitCode === null && swapper.pid) process.kill(swapper.pid, 'SIGKILL');
-  });
+  let swapperKilled = false;
+  const stopSwapper = () => {
+    if (swapperKilled || !swapper.pid) return;
+    swapperKilled = true;
+    if (swapper.exitCode === null && swapper.signalCode === null) process.kill(swapper.pid, 'SIGKILL');
+  };
+  t.teardown(stopSwapper);
   const end = Date.now() + 20_000;
   let runs = 0;
   let ok = 0;
@@ -93,8 +97,24 @@ t.test('[race] a symlink swapped during mount set-up never lands a mount or a di
     if (r.code === 0) ok++;
     t.same(hostMountsUnder(host.dir), [], `run ${runs}: nothing mounted on the host`);
   }
-  process.kill(swapper.pid!, 'SIGKILL');
-  t.comment(`${runs} runs, ${ok} succeeded`);
+  stopSwapper();
+  t.comment(`mv loop: ${runs} runs, ${ok} succeeded`);
+  // Then the fast attacker: a and a.link exchanged atomically, some 300,000 times a second.
+  for (const n of ['a', 'a.link', 'a.tmp']) rmSync(join(shared.dir, n), { recursive: true, force: true });
+  mkdirSync(join(shared.dir, 'a'));
+  symlinkSync('/', join(shared.dir, 'a.link'));
+  const stop = exchanger(t, shared.dir, 'a', 'a.link');
+  const end2 = Date.now() + 10_000;
+  let fast = 0;
+  let fastOk = 0;
+  while (Date.now() < end2 && fast < 40) {
+    const r = await state.cli(['run', '--bundle', bundle.dir, `racex${fast}`]);
+    fast++;
+    if (r.code === 0) fastOk++;
+    t.same(hostMountsUnder(host.dir), [], `exchange run ${fast}: nothing mounted on the host`);
+  }
+  stop();
+  t.comment(`exchanger: ${fast} runs, ${fastOk} succeeded`);
   t.same(host.snapshot(), before, 'the host directory is unchanged');
   rmSync(join(shared.dir, 'a'), { recursive: true, force: true });
 });

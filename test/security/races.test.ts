@@ -25,8 +25,7 @@ import { spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { compileC, hostMountsUnder, makeMarker, setup } from './harness.js';
-import { repoRoot } from '../helpers/paths.js';
+import { exchanger, hostMountsUnder, makeMarker, setup } from './harness.js';
 import type { TestBundle } from '../helpers/bundle.js';
 import type { StateRoot } from '../helpers/cli.js';
 
@@ -53,25 +52,12 @@ function lstatOr(path: string): Stats | undefined {
 /** A shell loop (the attacker), killed by its pid when the test ends. */
 function swapper(t: Test, dir: string, loop: string): () => void {
   const child = spawn('/bin/sh', ['-c', `cd '${dir}' && while :; do ${loop}; done`], { stdio: 'ignore' });
+  let stopped = false;
   const stop = () => {
-    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
-  };
-  t.teardown(stop);
-  return stop;
-}
-
-/**
- * The fast attacker: exchanges names a and b in dir with renameat2
- * RENAME_EXCHANGE in a loop (test/security/c/swapper.c), some 300,000 times
- * a second, which reaches the microseconds between two syscalls of tsrun; a
- * shell loop of mv spawns a process per rename, but passes through states
- * where a name is missing, which this one never does. Tests use both.
- */
-function exchanger(t: Test, dir: string, a: string, b: string): () => void {
-  const bin = compileC('swapper', readFileSync(join(repoRoot, 'test', 'security', 'c', 'swapper.c'), 'utf8'));
-  const child = spawn(bin, [dir, a, b], { stdio: 'ignore' });
-  const stop = () => {
-    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    // Once: a second kill could reach the pid after it was reaped (ESRCH, or another process).
+    if (stopped || !child.pid) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
   };
   t.teardown(stop);
   return stop;

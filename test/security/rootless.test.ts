@@ -94,15 +94,16 @@ interface Result {
 /**
  * `tsrun ...args` as the unprivileged user (setpriv, with its groups), in
  * `cwd`, with XDG_RUNTIME_DIR set. Output goes through files: a detached
- * container keeps the fds it inherited.
+ * container keeps the fds it inherited. `wrap` runs first (as root) and
+ * execs the rest, e.g. to set up a mount namespace the user runs in.
  */
-async function asUser(args: string[], cwd: string, timeoutMs = 60_000): Promise<Result> {
+async function asUser(args: string[], cwd: string, timeoutMs = 60_000, wrap: string[] = []): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'tsrun-test-rl-out-'));
   const out = openSync(join(dir, 'out'), 'w');
   const err = openSync(join(dir, 'err'), 'w');
   try {
     const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn('setpriv', ['--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--',
+      const child = spawn(wrap[0] ?? 'setpriv', [...wrap.slice(1), ...(wrap.length ? ['setpriv'] : []), '--reuid', String(user.uid), '--regid', String(user.gid), '--init-groups', '--',
         'env', '-i', `XDG_RUNTIME_DIR=${xdg}`, `HOME=${home}`, 'PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', tsrunBin, ...args], { cwd, stdio: ['ignore', out, err] });
       const timer = setTimeout(() => child.pid && process.kill(child.pid, 'SIGKILL'), timeoutMs);
       child.on('error', reject);
@@ -287,5 +288,54 @@ t.test('--rootless false as an unprivileged user still fails cleanly (no cgroup 
   t.equal(r.code, 1, 'exit 1');
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
   t.match(r.stderr, /EACCES|permission denied/i, 'the cgroup it may not create is named');
+  assertClean(t, 'after the failure');
+});
+
+/** What the null driver says of this host: hybrid and v1 hosts cannot delegate, a v2 host did not (to this new user). */
+function expectedNoCgroupReason(): RegExp {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+  const v2Only = / \/sys\/fs\/cgroup [^\n]* - cgroup2 /.test(mounts);
+  return v2Only
+    ? /rootless needs a cgroup v2 subtree delegated to the user, and \S+ is not writable by uid \d+: delegate one/
+    : /rootless needs a cgroup v2 subtree delegated to the user; this host's cgroups are (hybrid|v1 only)[^"]*where nothing can be delegated/;
+}
+
+t.test('without a delegated cgroup: each set resource is a warning that says why and what would give one; pause is refused the same way', async (t) => {
+  await guardLeaks(t);
+  const b = await rootlessBundle(t, (c) => {
+    c.process.args = ['/probe', 'sleep', '60'];
+    c.linux.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 100 } };
+  });
+  t.teardown(() => asUser(['delete', '--force', 'rl-nocg'], b.dir).then(() => undefined));
+  const run = await asUser(['run', '-d', 'rl-nocg'], b.dir);
+  t.equal(run.code, 0, `run -d exits 0: ${run.stderr}`);
+  const warnings = run.stderr.trim().split('\n').filter((l) => /level=warning/.test(l));
+  const reason = expectedNoCgroupReason();
+  for (const field of ['memory', 'pids']) {
+    const w = warnings.find((l) => l.includes(`linux.resources.${field}: ignored, no cgroup is available`));
+    t.ok(w, `a warning names linux.resources.${field}`);
+    t.match(w ?? '', reason, 'and says why there is no cgroup, and what to do');
+  }
+  const pause = await asUser(['pause', 'rl-nocg'], b.dir);
+  t.equal(pause.code, 1, 'pause fails');
+  t.match(pause.stderr, /cannot freeze: the container has no cgroup/);
+  t.match(pause.stderr, reason);
+  t.equal(JSON.parse((await asUser(['state', 'rl-nocg'], b.dir)).stdout).status, 'running', 'and the container runs on');
+  t.equal((await asUser(['delete', '--force', 'rl-nocg'], b.dir)).code, 0, 'delete --force');
+  assertClean(t, 'after delete');
+});
+
+t.test('a host /proc that is partly hidden (as inside another container): the procfs refusal says why and what to do', async (t) => {
+  await guardLeaks(t);
+  const b = await rootlessBundle(t, (c) => {
+    c.process.args = ['/bin/true'];
+  });
+  // The user runs in a mount namespace of its own whose /proc has a file covered, as
+  // container engines mask /proc/timer_list: the kernel then refuses a fresh procfs
+  // from a user namespace (the covering mount is locked there).
+  const masked = ['unshare', '--mount', '--propagation', 'private', '/bin/sh', '-c', 'mount --bind /dev/null /proc/timer_list && exec "$@"', 'sh'];
+  oneLineError(t, await asUser(['run', 'rl-maskedproc'], b.dir, 60_000, masked), /mounts\[\d+\].*EPERM.*the kernel refuses a new procfs in a user namespace when the host's \/proc is partly hidden.*bind-mount \/proc \(rbind\) instead/);
+  const control = await asUser(['run', 'rl-maskedproc'], b.dir);
+  t.equal(control.code, 0, `control: the same bundle runs where /proc is fully visible: ${control.stderr}`);
   assertClean(t, 'after the failure');
 });
