@@ -67,15 +67,19 @@ export function createCgroupManager(opts: CgroupOptions & CgroupTestHooks): Cgro
   }
   const rel = resolveCgroupsPath(opts.cgroupsPath, opts.id);
   const layout: CgroupLayout = opts.layout ?? detectCgroupLayout(opts.root ?? DEFAULT_CGROUP_ROOT);
-  if (layout.kind === 'none') return new NullCgroupManager();
+  if (layout.kind === 'none') return new NullCgroupManager('this host has no cgroup filesystem mounted under /sys/fs/cgroup');
   const fs = opts.fs ?? kernelCgroupFs;
   if (opts.rootless) {
     // Rootless works only in a delegated v2 subtree we may write.
-    if (layout.kind !== 'v2' || layout.unified === undefined) return new NullCgroupManager();
+    if (layout.kind !== 'v2' || layout.unified === undefined) {
+      return new NullCgroupManager(`rootless needs a cgroup v2 subtree delegated to the user; this host's cgroups are ${layout.kind === 'v1' ? 'v1 only' : 'hybrid (v1 controllers, cgroup2 without them)'}, where nothing can be delegated: boot with systemd.unified_cgroup_hierarchy=1 to get one`);
+    }
     const target = cgroupJoinRoot(layout.unified, rel);
     const existing = nearestExisting(fs, target, layout.unified);
     const probe = existing === target ? join(target, 'cgroup.procs') : existing;
-    if (!writable(probe)) return new NullCgroupManager();
+    if (!writable(probe)) {
+      return new NullCgroupManager(`rootless needs a cgroup v2 subtree delegated to the user, and ${probe} is not writable by uid ${process.geteuid?.() ?? '?'}: delegate one (systemd: Delegate=yes, e.g. run under "systemd-run --user --scope"), or chown a subtree to the user and pass it in linux.cgroupsPath`);
+    }
   }
   return new FsCgroupManager({ driver: layout.kind, paths: cgroupPaths(layout, rel), layout, fs, devices: opts.devices });
 }
@@ -125,7 +129,7 @@ function cgroupJoinRoot(root: string, rel: string): string {
  * the state. `root` re-detects the layout (tests, or a moved mount).
  */
 export function loadCgroupManager(saved: SavedCgroup, root?: string, hooks: { fs?: CgroupFs } & CgroupTestHooks = {}): CgroupManager {
-  if (saved.driver === 'null') return new NullCgroupManager();
+  if (saved.driver === 'null') return new NullCgroupManager(saved.reason);
   const layout = root !== undefined ? detectCgroupLayout(root) : saved.layout ?? detectCgroupLayout();
   return new FsCgroupManager({
     driver: saved.driver,

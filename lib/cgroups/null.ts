@@ -18,19 +18,24 @@ import type { CgroupManager, CgroupStats, SavedCgroup } from './types.js';
 export class NullCgroupManager implements CgroupManager {
   readonly driver = 'null' as const;
   readonly paths: Record<string, string> = {};
+  /**
+   * @param reason Why there is no cgroup, and what would give one: every
+   *   warning and error of this driver ends with it.
+   */
+  constructor(readonly reason = 'rootless without a delegated cgroup') {}
   create(): void {}
   addProcess(_pid: number): void {}
   apply(resources: Resources | undefined): string[] {
     if (!resources) return [];
     return Object.entries(resources)
       .filter(([k, v]) => v !== undefined && !(k === 'devices' && Array.isArray(v)))
-      .map(([k]) => `linux.resources.${k}: ignored, no cgroup is available (rootless without a delegated cgroup)`);
+      .map(([k]) => `linux.resources.${k}: ignored, no cgroup is available (${this.reason})`);
   }
   async freeze(): Promise<void> {
-    throw new CgroupError('cannot freeze: the container has no cgroup (rootless without a delegated cgroup)', { driver: 'null' });
+    throw new CgroupError(`cannot freeze: the container has no cgroup (${this.reason})`, { driver: 'null' });
   }
   async thaw(): Promise<void> {
-    throw new CgroupError('cannot thaw: the container has no cgroup (rootless without a delegated cgroup)', { driver: 'null' });
+    throw new CgroupError(`cannot thaw: the container has no cgroup (${this.reason})`, { driver: 'null' });
   }
   isFrozen(): boolean {
     return false;
@@ -47,6 +52,6 @@ export class NullCgroupManager implements CgroupManager {
   }
   async destroy(): Promise<void> {}
   save(): SavedCgroup {
-    return { driver: 'null', paths: {} };
+    return { driver: 'null', paths: {}, reason: this.reason };
   }
 }

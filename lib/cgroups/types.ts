@@ -72,6 +72,8 @@ export interface SavedCgroup {
   deviceProgramId?: number;
   /** Directories create() made (deepest last), so destroy can report what it owned. */
   created?: string[];
+  /** The null driver: why there is no cgroup (repeated by pause, resume and update). */
+  reason?: string;
 }
 
 /** One blkio entry of runc's events data. */

@@ -328,7 +328,7 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
         // Rootless: a cgroup we may not create is no reason to fail; the container runs without one.
         if (!rootless || !/EACCES|EPERM|EROFS|permission denied|not permitted/i.test((e as Error).message)) throw e;
         warnings.push(`rootless: no cgroup (${(e as Error).message}); resource limits are not enforced and pause is refused: delegate a cgroup v2 subtree to this user (e.g. systemd's Delegate=yes) to get one`);
-        cg = new NullCgroupManager();
+        cg = new NullCgroupManager(`the cgroup could not be created: ${(e as Error).message}`);
       }
       if (rootless && cg.driver === 'null' && !(spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path)) {
         warnings.push('rootless without a cgroup and without a private pid namespace: kill and delete can end only the init, not the processes it starts');

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CgroupError } from '../../../lib/errors.js';
-import { createCgroupManager, expandSlice, parseSystemdCgroupsPath, resolveCgroupsPath } from '../../../lib/cgroups/index.js';
+import { createCgroupManager, expandSlice, loadCgroupManager, parseSystemdCgroupsPath, resolveCgroupsPath } from '../../../lib/cgroups/index.js';
 import type { CgroupLayout } from '../../../lib/cgroups/index.js';
 import { throwsField } from './helpers.js';
 
@@ -80,14 +80,18 @@ t.test('createCgroupManager', async (t) => {
 
   t.test('null driver: no cgroups, or rootless without delegation', async (t) => {
     t.equal(createCgroupManager({ id: 'c', layout: { kind: 'none', root, v1: {} } }).driver, 'null');
-    t.equal(createCgroupManager({ id: 'c', layout, rootless: true }).driver, 'null', 'rootless on a hybrid host');
+    const hybrid = createCgroupManager({ id: 'c', layout, rootless: true });
+    t.equal(hybrid.driver, 'null', 'rootless on a hybrid host');
+    t.match(hybrid.apply({ pids: { limit: 5 } })[0], /^linux\.resources\.pids: ignored, no cgroup is available \(rootless needs a cgroup v2 subtree delegated to the user; this host's cgroups are hybrid/, 'the warning says why');
     const m = createCgroupManager({ id: 'c', layout: { kind: 'none', root, v1: {} } });
     m.create();
     m.addProcess(1);
     t.same(m.pids(), []);
-    t.same(m.save(), { driver: 'null', paths: {} });
+    const saved = m.save();
+    t.same(saved, { driver: 'null', paths: {}, reason: 'this host has no cgroup filesystem mounted under /sys/fs/cgroup' });
     t.equal(m.apply({ memory: { limit: 1 } }).length, 1, 'a warning that nothing is enforced');
     await t.rejects(m.freeze(), CgroupError);
+    await t.rejects(loadCgroupManager(saved).freeze(), { message: /no cgroup \(this host has no cgroup filesystem mounted/ }, 'the reason survives the state file');
     await m.destroy();
   });
 });
