@@ -343,25 +343,29 @@ function processSteps(proc: Process, ctx: PlanContext, issues: SpecIssue[], opts
   steps.push(step('CWD', { path: proc.cwd }, 'process.cwd', 'moves into the working directory, creating it if missing, and checks it is inside the container (CVE-2024-21626)'));
   steps.push(...(opts.afterCwd ?? []));
   steps.push(step('RESOLVE_EXEC', { name: args[0] ?? '', path: findEnv(env, 'PATH') ?? DEFAULT_PATH }, 'process.args[0]', 'finds the program with the container\'s PATH now, so a missing binary fails before the container is reported created'));
-  if (!opts.create && ctx.joinCgroupLate) {
-    steps.push(step('SYNC', { point: SYNC_POINTS.JOIN_CGROUP }, '--ignore-paused', 'waits while tsrun moves it into the paused container\'s frozen cgroup; it runs on once the container is resumed'));
-  } else {
-    steps.push(step('WAIT_START', {}, '(runtime)', opts.create
+  const waitStep = !opts.create && ctx.joinCgroupLate
+    ? step('SYNC', { point: SYNC_POINTS.JOIN_CGROUP }, '--ignore-paused', 'waits while tsrun moves it into the paused container\'s frozen cgroup; it runs on once the container is resumed')
+    : step('WAIT_START', {}, '(runtime)', opts.create
       ? 'reports the container created, then blocks on the exec fifo until `tsrun start`'
-      : 'reports that set-up is done'));
-  }
-  steps.push(...opts.startHooks);
-  steps.push(step('CAP_BOUNDING', { keep: capMask(caps.bounding) }, 'process.capabilities.bounding', 'drops every capability outside the bounding set, so no later exec can regain it'));
+      : 'reports that set-up is done');
+  // create: the user switch and the capabilities come before the container is reported created,
+  // as in runc, so that `create` reports their failure (an unmapped group, a capset the kernel
+  // refuses); after the fifo, `start` would return 0 and the error would be lost. startContainer
+  // hooks then run as the container's user, as runc runs them.
+  const identity: PlanStep[] = [];
+  identity.push(step('CAP_BOUNDING', { keep: capMask(caps.bounding) }, 'process.capabilities.bounding', 'drops every capability outside the bounding set, so no later exec can regain it'));
   if (ctx.seccomp && !nnp) {
-    steps.push(step('SECCOMP', { flags: ctx.seccomp.flags, program: ctx.seccomp.program }, 'linux.seccomp', 'loads the seccomp filter while CAP_SYS_ADMIN is still held (no_new_privs is off)'));
+    identity.push(step('SECCOMP', { flags: ctx.seccomp.flags, program: ctx.seccomp.program }, 'linux.seccomp', 'loads the seccomp filter while CAP_SYS_ADMIN is still held (no_new_privs is off)'));
   }
   const gids = (proc.user?.additionalGids ?? []).map(String);
-  steps.push(step('USER', { uid: proc.user?.uid ?? 0, gid: proc.user?.gid ?? 0, additionalGids: gids, setgroups: ctx.setgroupsDenied ? 0 : 1 }, 'process.user', 'switches to the configured uid, gid and supplementary groups, keeping capabilities across the switch'));
+  identity.push(step('USER', { uid: proc.user?.uid ?? 0, gid: proc.user?.gid ?? 0, additionalGids: gids, setgroups: ctx.setgroupsDenied ? 0 : 1 }, 'process.user', 'switches to the configured uid, gid and supplementary groups, keeping capabilities across the switch'));
   const permitted = capMask(caps.permitted);
   const inheritable = capMask(caps.inheritable);
   const ambient = capMask(caps.ambient) & permitted & inheritable;
-  steps.push(step('CAPS', { effective: capMask(caps.effective), permitted, inheritable, ambient }, 'process.capabilities', 'sets the effective, permitted, inheritable and ambient sets (ambient only where also permitted and inheritable)'));
-  if (nnp) steps.push(step('NO_NEW_PRIVS', {}, 'process.noNewPrivileges', 'stops setuid binaries and file capabilities from granting privileges'));
+  identity.push(step('CAPS', { effective: capMask(caps.effective), permitted, inheritable, ambient }, 'process.capabilities', 'sets the effective, permitted, inheritable and ambient sets (ambient only where also permitted and inheritable)'));
+  if (nnp) identity.push(step('NO_NEW_PRIVS', {}, 'process.noNewPrivileges', 'stops setuid binaries and file capabilities from granting privileges'));
+  if (opts.create) steps.push(...identity, waitStep, ...opts.startHooks);
+  else steps.push(waitStep, ...opts.startHooks, ...identity);
   if (ctx.seccomp && nnp) {
     steps.push(step('SECCOMP', { flags: ctx.seccomp.flags, program: ctx.seccomp.program }, 'linux.seccomp', 'loads the seccomp filter as the last step before execve, so it constrains only the container program'));
   }

@@ -17,6 +17,7 @@ import {
 import { pauseContainer, resumeContainer, updateContainer, containerStats, containerOomCount } from './cgroup-ops.js';
 import { UsageError } from '../errors.js';
 import type { HelperHandle } from './helper.js';
+import type { Plan } from '../plan/types.js';
 import { isProcessAlive, waitForExit } from './proc.js';
 import { overlayPlan } from './overlay.js';
 import { ContainerTerminal } from './terminal.js';
@@ -126,6 +127,7 @@ export class Container extends EventEmitter {
     private readonly ctx: RuntimeContext,
     helper?: HelperHandle,
     terminal = false,
+    plan?: Plan,
   ) {
     super();
     const piped = helper && !terminal;
@@ -156,7 +158,7 @@ export class Container extends EventEmitter {
         oomTimer = setInterval(checkOom, OOM_POLL_MS);
         oomTimer.unref();
       });
-      this.exitPromise = waitAttached(helper).then((status) => {
+      this.exitPromise = waitAttached(helper, plan).then((status) => {
         if (oomTimer) {
           clearInterval(oomTimer);
           checkOom(); // an OOM kill of the init is reported before its exit
@@ -188,7 +190,7 @@ export class Container extends EventEmitter {
       terminal: opts.terminal,
     });
     for (const w of created.warnings) opts.onWarning?.(w);
-    const c = new Container(opts.id, ctx, created.helper, terminal);
+    const c = new Container(opts.id, ctx, created.helper, terminal, created.plan);
     if (opts.signal) {
       const onAbort = () => void c.delete({ force: true }).catch(() => undefined);
       opts.signal.addEventListener('abort', onAbort, { once: true });

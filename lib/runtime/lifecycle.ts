@@ -86,6 +86,8 @@ export interface Created {
   /** The helper that stays the init's parent (attached mode only). */
   helper?: HelperHandle;
   warnings: string[];
+  /** The plan the helper runs: a step that fails after start is named with its op and config field. */
+  plan: Plan;
 }
 
 function store(ctx: RuntimeContext): StateStore {
@@ -419,7 +421,7 @@ export async function createContainerProcess(ctx: RuntimeContext, opts: CreateOp
       h.channel.close();
     }
     void dir;
-    return { state: saved, helper: opts.detached ? undefined : h, warnings };
+    return { state: saved, helper: opts.detached ? undefined : h, warnings, plan };
   } catch (e) {
     const cleanupErrors: unknown[] = [];
     for (const u of undo.reverse()) {

@@ -488,6 +488,21 @@ function processRules(c: Checker, p: Obj, prefix: string): void {
         }
       });
     }
+    // What capset(2) refuses for certain is refused here, before anything exists: the helper
+    // would only meet it after start, where `run` reports it late and `start` not at all.
+    const caps = p.capabilities;
+    const known = (set: (typeof CAPABILITY_SETS)[number]): Set<string> =>
+      new Set((Array.isArray(caps[set]) ? caps[set] : []).filter((n): n is string => typeof n === 'string' && CAPABILITY_SET.has(n)));
+    const outside = (set: (typeof CAPABILITY_SETS)[number], of: (typeof CAPABILITY_SETS)[number]): string[] => [...known(set)].filter((n) => !known(of).has(n));
+    const them = (n: string[]) => (n.length > 1 ? 'them' : 'it');
+    const effective = outside('effective', 'permitted');
+    if (effective.length > 0 && !c.failed(`${f('capabilities')}.effective`)) {
+      c.error(`${f('capabilities')}.effective`, `${effective.join(', ')} ${effective.length > 1 ? 'are' : 'is'} not in ${f('capabilities')}.permitted, and the kernel refuses an effective capability that is not permitted (capset EPERM): add ${them(effective)} to permitted or remove ${them(effective)} from effective`);
+    }
+    const inheritable = outside('inheritable', 'bounding');
+    if (inheritable.length > 0 && !c.failed(`${f('capabilities')}.inheritable`)) {
+      c.error(`${f('capabilities')}.inheritable`, `${inheritable.join(', ')} ${inheritable.length > 1 ? 'are' : 'is'} not in ${f('capabilities')}.bounding, and the kernel refuses an inheritable capability outside the bounding set (capset EPERM): add ${them(inheritable)} to bounding or remove ${them(inheritable)} from inheritable`);
+    }
   }
 
   if (isObject(p.consoleSize)) {

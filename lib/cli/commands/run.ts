@@ -64,9 +64,15 @@ export const command: Command = {
         throw e;
       }
       if (detach) return 0;
-      const { exitCode, signal } = await waitAttached(created.helper!);
-      if (!bool(args, 'keep')) await deleteContainer(ctx.runtime, id!, { force: true });
-      return signal ? 128 + signal : (exitCode ?? 255);
+      // A step after start that fails (capabilities, the user switch, execve) throws here: the
+      // container is deleted all the same, or `run` would leave a stopped container behind.
+      let status: Awaited<ReturnType<typeof waitAttached>>;
+      try {
+        status = await waitAttached(created.helper!, created.plan);
+      } finally {
+        if (!bool(args, 'keep')) await deleteContainer(ctx.runtime, id!, { force: true });
+      }
+      return status.signal ? 128 + status.signal : (status.exitCode ?? 255);
     } finally {
       for (const s of FORWARDED) process.off(s, forward);
     }

@@ -40,9 +40,10 @@ t.test('default config: golden file and order of the big phases', async (tt) => 
   tt.ok(o.indexOf('PIVOT_ROOT') < o.indexOf('REMOUNT_ROOT_RO'), 'root made read-only after pivot_root');
   tt.ok(o.indexOf('CWD') < o.indexOf('REMOUNT_ROOT_RO'), 'the cwd is created before / turns read-only');
   tt.ok(o.indexOf('RESOLVE_EXEC') < o.indexOf('WAIT_START'), 'args[0] resolved before the container is reported created');
-  tt.ok(o.indexOf('WAIT_START') < o.indexOf('USER'), 'the user switch happens after the fifo wait');
+  tt.ok(o.indexOf('USER') < o.indexOf('WAIT_START') && o.indexOf('CAPS') < o.indexOf('WAIT_START'), 'the user switch and capabilities come before the container is reported created (runc: create reports their failure)');
   tt.equal(o.at(-1), 'EXEC', 'execve is last');
-  tt.equal(o.at(-2), 'NO_NEW_PRIVS');
+  tt.equal(o.at(-2), 'WAIT_START', 'the fifo wait is the last step before execve');
+  tt.ok(o.indexOf('NO_NEW_PRIVS') < o.indexOf('WAIT_START'));
   const mountOrder = plan.steps.filter((s) => s.op === 'MOUNT').map((s) => s.field);
   tt.same(mountOrder, ['mounts[0]', 'mounts[1]', 'mounts[2]', 'mounts[3]', 'mounts[4]'], 'mounts in config order');
 });

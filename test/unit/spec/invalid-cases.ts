@@ -32,6 +32,18 @@ export const cases: Case[] = [
   { name: 'root.path escapes the bundle', edit: (c) => { c.root.path = '../x'; }, field: 'root.path', message: /"\.\.\/x" is relative and leaves the bundle/ },
   { name: 'root.readonly of wrong type', edit: (c) => { c.root.readonly = 'yes'; }, field: 'root.readonly', message: /must be a boolean.*not a string/ },
   // process
+  {
+    name: 'an effective capability that is not permitted',
+    edit: (c) => { c.process.capabilities = { bounding: ['CAP_KILL', 'CAP_CHOWN'], effective: ['CAP_KILL', 'CAP_CHOWN'], permitted: ['CAP_KILL'] }; },
+    field: 'process.capabilities.effective',
+    message: /CAP_CHOWN is not in process\.capabilities\.permitted.*capset EPERM.*add it to permitted/,
+  },
+  {
+    name: 'an inheritable capability outside the bounding set',
+    edit: (c) => { c.process.capabilities = { bounding: ['CAP_KILL'], inheritable: ['CAP_KILL', 'CAP_NET_RAW', 'CAP_CHOWN'] }; },
+    field: 'process.capabilities.inheritable',
+    message: /CAP_NET_RAW, CAP_CHOWN are not in process\.capabilities\.bounding.*add them to bounding/,
+  },
   { name: 'process.args missing', edit: (c) => { delete c.process.args; }, field: 'process.args', message: /is required.*program to run/ },
   { name: 'process.args empty', edit: (c) => { c.process.args = []; }, field: 'process.args', message: /must not be empty/ },
   { name: 'process.args a string', edit: (c) => { c.process.args = 'sh'; }, field: 'process.args', message: /must be an array, not a string \("sh"\)/ },
