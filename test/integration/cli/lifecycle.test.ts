@@ -6,7 +6,7 @@
  * any point being cleaned up by delete --force.
  */
 import t from 'tap';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive, procStat, runTsrun, setup, sleep, tsrunBin, waitGone, hasPython, writeBundleConfig } from './common.js';
 import { underSubreaper } from './subreaper.js';
@@ -79,6 +79,26 @@ t.test('pid file: never written when create fails', async (t) => {
   const r2 = await env.tsrun(['create', '--bundle', env.bundle.dir, '--pid-file', pidFile, 'nopid2']);
   t.equal(r2.code, 1, 'terminal without a console socket fails');
   t.notOk(existsSync(pidFile));
+});
+
+t.test('a user switch the kernel refuses fails create (as runc), naming process.user, and leaves nothing; run too', async (t) => {
+  // Group 50 is not mapped in a user namespace of ten ids: setgroups fails with EINVAL. The
+  // switch used to come after the exec fifo: create succeeded, start returned 0, the error was lost.
+  const env = await setup(t, ['/bin/true'], (c) => {
+    c.linux.namespaces.push({ type: 'user' });
+    c.linux.uidMappings = [{ containerID: 0, hostID: 200000, size: 10 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 10 }];
+    c.process.user = { uid: 0, gid: 0, additionalGids: [50] };
+    c.mounts = c.mounts.filter((m: { destination: string }) => m.destination !== '/sys');
+    c.linux.maskedPaths = c.linux.maskedPaths.filter((p: string) => !p.startsWith('/sys'));
+  });
+  chmodSync(env.bundle.dir, 0o755); // the mapped root (host uid 200000) must reach the rootfs
+  for (const cmd of ['create', 'run']) {
+    const r = await env.tsrun([cmd, '--bundle', env.bundle.dir, `badgroup-${cmd}`]);
+    t.equal(r.code, 1, `${cmd} fails`);
+    t.match(r.stderr, /level=error msg="USER setgroups.*\(process\.user\): EINVAL/, `${cmd}: the step and the field: ${r.stderr.trim()}`);
+    t.same(readdirSync(env.root).filter((n) => !n.startsWith('@')), [], `${cmd}: no container left`);
+  }
 });
 
 t.test('state fields and status derivation: created, running, paused, stopped', async (t) => {
