@@ -4,7 +4,7 @@
  * "attacker" binaries a hostile image would ship, and host-side receivers),
  * and host marker directories whose contents must not change.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,10 +122,16 @@ export async function waitStatus(state: StateRoot, id: string, status: string): 
  */
 export function exchanger(t: Teardownable, dir: string, a: string, b: string): () => void {
   const bin = compileC('swapper', readFileSync(join(repoRoot, 'test', 'security', 'c', 'swapper.c'), 'utf8'));
-  const child = spawn(bin, [dir, a, b], { stdio: 'ignore' });
+  return stopper(t, spawn(bin, [dir, a, b], { stdio: 'ignore' }));
+}
+
+/**
+ * Kills a racing attacker by its pid, once: a second kill could reach the pid
+ * after it was reaped (ESRCH, or another process). Also registered as teardown.
+ */
+export function stopper(t: Teardownable, child: ChildProcess): () => void {
   let stopped = false;
   const stop = () => {
-    // Once: a second kill could reach the pid after it was reaped (ESRCH, or another process).
     if (stopped || !child.pid) return;
     stopped = true;
     if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');

@@ -10,7 +10,7 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exchanger, hostMountsUnder, makeMarker, setup, sleep } from './harness.js';
+import { exchanger, hostMountsUnder, makeMarker, setup, sleep, stopper } from './harness.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -80,14 +80,7 @@ t.test('[race] a symlink swapped during mount set-up never lands a mount or a di
   for (let i = 0; i < 8; i++) bundle.config.mounts.push({ destination: `/shared/a${host.dir}/t${i}`, type: 'tmpfs', source: 'tmpfs' });
   writeFileSync(bundle.configPath, JSON.stringify(bundle.config));
   // The attacker: a loop in the host standing for a second container that shares the volume.
-  const swapper = spawn('/bin/sh', ['-c', `cd ${shared.dir} && while :; do mv -T a a.tmp && mv -T a.link a && mv -T a a.link && mv -T a.tmp a; done`], { stdio: 'ignore' });
-  let swapperKilled = false;
-  const stopSwapper = () => {
-    if (swapperKilled || !swapper.pid) return;
-    swapperKilled = true;
-    if (swapper.exitCode === null && swapper.signalCode === null) process.kill(swapper.pid, 'SIGKILL');
-  };
-  t.teardown(stopSwapper);
+  const stopSwapper = stopper(t, spawn('/bin/sh', ['-c', `cd ${shared.dir} && while :; do mv -T a a.tmp && mv -T a.link a && mv -T a a.link && mv -T a.tmp a; done`], { stdio: 'ignore' }));
   const end = Date.now() + 20_000;
   let runs = 0;
   let ok = 0;

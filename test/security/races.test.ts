@@ -25,7 +25,7 @@ import { spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { exchanger, hostMountsUnder, makeMarker, setup } from './harness.js';
+import { exchanger, hostMountsUnder, makeMarker, setup, stopper } from './harness.js';
 import type { TestBundle } from '../helpers/bundle.js';
 import type { StateRoot } from '../helpers/cli.js';
 
@@ -51,16 +51,7 @@ function lstatOr(path: string): Stats | undefined {
 
 /** A shell loop (the attacker), killed by its pid when the test ends. */
 function swapper(t: Test, dir: string, loop: string): () => void {
-  const child = spawn('/bin/sh', ['-c', `cd '${dir}' && while :; do ${loop}; done`], { stdio: 'ignore' });
-  let stopped = false;
-  const stop = () => {
-    // Once: a second kill could reach the pid after it was reaped (ESRCH, or another process).
-    if (stopped || !child.pid) return;
-    stopped = true;
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-  };
-  t.teardown(stop);
-  return stop;
+  return stopper(t, spawn('/bin/sh', ['-c', `cd '${dir}' && while :; do ${loop}; done`], { stdio: 'ignore' }));
 }
 
 interface LoopResult {
