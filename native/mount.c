@@ -539,7 +539,9 @@ int step_mount(struct ctx *c, const struct step *s)
 			return close_keep_errno(mnt);
 		return 0;
 	} else {
-		if (made_fs(fd, fstype, &made) < 0 || mount_on_fd(source, fd, fstype, flags, data) < 0)
+		/* A remount changes the mount already there: it is found again by its root inode. */
+		if ((flags & MS_REMOUNT ? made_bind(fd, NULL, &made) : made_fs(fd, fstype, &made)) < 0 ||
+		    mount_on_fd(source, fd, fstype, flags, data) < 0)
 			return close_keep_errno(fd);
 		close(fd);
 	}

@@ -33,14 +33,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int dumpable = atoi(argv[2]);
+	/* The flag first, in the parent too, so the child is never dumpable under the name that says it is not. */
+	prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
 	pid_t c = fork();
 	if (c < 0)
 		return 1;
 	if (c == 0) {
 		char name[16];
+		prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
 		snprintf(name, sizeof(name), "tsrun-joiner-%d", dumpable);
 		prctl(PR_SET_NAME, name, 0, 0, 0);
-		prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
 		long ms = atol(argv[3]);
 		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 		while (nanosleep(&ts, &ts) < 0)
